@@ -1,0 +1,56 @@
+"""Configuration of the ingest API, read from ``TOLLGATE_*`` environment variables.
+
+Invalid values fail at start-up with pydantic's message naming the variable, rather
+than surfacing later as odd behaviour in the request path.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOLLGATE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Root of WAL, Parquet and key store.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    max_batch_events: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    # Stripe accepts meter events up to 35 days old and 5 minutes ahead; we use the same bounds
+    # so that everything we accept can also be reported to Stripe.
+    backfill_window: timedelta = timedelta(days=35)
+    future_tolerance: timedelta = timedelta(minutes=5)
+    # None means "same as backfill_window".
+    dedup_window: timedelta | None = None
+
+    wal_segment_max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    wal_segment_max_age: timedelta = timedelta(seconds=60)
+    # Off only for experiments; acknowledged events are not crash-safe without it.
+    wal_fsync: bool = True
+
+    @property
+    def effective_dedup_window(self) -> timedelta:
+        return self.dedup_window if self.dedup_window is not None else self.backfill_window
+
+    @property
+    def wal_dir(self) -> Path:
+        return self.data_dir / "wal"
+
+    @property
+    def events_dir(self) -> Path:
+        return self.data_dir / "events"
+
+    @property
+    def control_db(self) -> Path:
+        return self.data_dir / "control.sqlite"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "rejections.jsonl"

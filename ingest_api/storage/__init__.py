@@ -1,0 +1,1 @@
+"""Durability: write-ahead log with group commit, Parquet compaction, and the dedup index."""
