@@ -1,0 +1,142 @@
+"""Which (customer_id, event_id) pairs were already accepted within the dedup window.
+
+Held entirely in memory, so the layout is chosen for size: one dict from a 128-bit hash of
+the pair to the event's UTC date as an ordinal, with one shared int object per distinct
+date, so an entry costs only its key object and its dict slot.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import xxhash
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MICROS_PER_DAY = 86_400_000_000
+_PARTITION_PREFIX = "date="
+_KEY_COLUMNS = ["customer_id", "event_id"]
+_CUSTOMER_ID, _EVENT_ID, _TIMESTAMP = 1, 0, 6  # positions in rows.ROW_FIELDS
+
+_xxh3_128: Callable[[bytes], int] = xxhash.xxh3_128_intdigest
+
+
+class DedupIndex:
+    def __init__(self, window: timedelta) -> None:
+        self._window = window
+        self._entries: dict[int, int] = {}
+        # Ordinals are far above the small-int cache, so without interning every entry
+        # would carry its own 28-byte int.
+        self._ordinals: dict[int, int] = {}
+
+    @staticmethod
+    def key(customer_id: str, event_id: str) -> int:
+        return _xxh3_128(customer_id.encode() + b"\x1f" + event_id.encode())
+
+    def __contains__(self, key: int) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, key: int, event_date: date) -> None:
+        self._add_ordinal(key, event_date.toordinal())
+
+    def discard(self, key: int) -> None:
+        self._entries.pop(key, None)
+
+    def event_date(self, key: int) -> date | None:
+        ordinal = self._entries.get(key)
+        return None if ordinal is None else date.fromordinal(ordinal)
+
+    def expire(self, today: date) -> int:
+        """Drop entries whose event date is before ``today - window``; returns how many."""
+        cutoff = self._cutoff(today).toordinal()
+        # Collecting keys first keeps the extra memory to the expiring share, where a rebuilt
+        # dict would briefly double the whole index.
+        expired = [key for key, ordinal in self._entries.items() if ordinal < cutoff]
+        for key in expired:
+            del self._entries[key]
+        for ordinal in [ordinal for ordinal in self._ordinals if ordinal < cutoff]:
+            del self._ordinals[ordinal]
+        return len(expired)
+
+    def load_rows(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Add stored rows (``rows.ROW_FIELDS`` order); returns how many rows were read."""
+        count = 0
+        key = self.key
+        for row in rows:
+            ordinal = row[_TIMESTAMP] // _MICROS_PER_DAY + _EPOCH_ORDINAL
+            self._add_ordinal(key(row[_CUSTOMER_ID], row[_EVENT_ID]), ordinal)
+            count += 1
+        return count
+
+    def load_parquet(self, events_dir: Path, today: date) -> int:
+        """Add every event in partitions still inside the window; returns rows read."""
+        cutoff = self._cutoff(today)
+        count = 0
+        for day, directory in _partitions(events_dir):
+            if day >= cutoff:
+                count += self._load_partition(directory, day.toordinal())
+        return count
+
+    def _load_partition(self, directory: Path, ordinal: int) -> int:
+        count = 0
+        key = self.key
+        for path in sorted(directory.rglob("*.parquet")):
+            if path.name.startswith("."):
+                continue
+            for batch in pq.ParquetFile(path).iter_batches(columns=_KEY_COLUMNS):
+                customers = batch.column(0).to_pylist()
+                events = batch.column(1).to_pylist()
+                for customer_id, event_id in zip(customers, events, strict=True):
+                    self._add_ordinal(key(customer_id, event_id), ordinal)
+                count += batch.num_rows
+        return count
+
+    def _add_ordinal(self, key: int, ordinal: int) -> None:
+        self._entries[key] = self._ordinals.setdefault(ordinal, ordinal)
+
+    def _cutoff(self, today: date) -> date:
+        return today - self._window
+
+
+def _partitions(events_dir: Path) -> list[tuple[date, Path]]:
+    """``date=YYYY-MM-DD`` directories by date, judged by name alone; others are ignored."""
+    if not events_dir.is_dir():
+        return []
+    found = []
+    for entry in events_dir.iterdir():
+        if not (entry.is_dir() and entry.name.startswith(_PARTITION_PREFIX)):
+            continue
+        try:
+            day = date.fromisoformat(entry.name.removeprefix(_PARTITION_PREFIX))
+        except ValueError:
+            continue
+        found.append((day, entry))
+    return sorted(found)
+
+
+def approx_bytes_per_entry(entries: int = 200_000) -> float:
+    """Measured memory per entry (key object plus dict slot), spread over a 35-day window."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        index = DedupIndex(timedelta(days=35))
+        first_day = date(2024, 1, 1).toordinal()
+        for i in range(entries):
+            index.add(
+                DedupIndex.key(f"customer-{i % 997}", f"event-{i}"),
+                date.fromordinal(first_day + i % 35),
+            )
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return used / entries
