@@ -1,1 +1,130 @@
-def main() -> None: ...
+"""``tollgate``: the operator's command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from ingest_api.auth.keys import KeyStore, Scope, UnknownKeyError
+from ingest_api.settings import IngestSettings
+
+app = typer.Typer(
+    help="Tollgate: usage-based billing. Run 'tollgate demo' to see it work end to end.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where WAL, Parquet and the key store live [env: TOLLGATE_DATA_DIR; default: ./data].",
+        show_default=False,
+    ),
+]
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> IngestSettings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    try:
+        return IngestSettings(**values)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = "; ".join(
+            f"TOLLGATE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        typer.echo(f"Invalid configuration: {problems}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind [env: TOLLGATE_HOST; default 127.0.0.1].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to bind [env: TOLLGATE_PORT; default 8000].")
+    ] = None,
+) -> None:
+    """Run the ingest API (one process; see docs/architecture.md for why)."""
+    from tollgate.server import run_server
+
+    run_server(_settings(data_dir, host=host, port=port))
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who the key is for, e.g. the service's name.")],
+    scope: Annotated[
+        list[Scope],
+        typer.Option(help="Scope(s) to grant; repeat for several. admin implies all."),
+    ],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    created = KeyStore(_settings(data_dir).control_db).create(name, scope)
+    typer.echo(f"key id: {created.key.key_id}")
+    typer.echo(f"scopes: {', '.join(sorted(created.key.scopes))}")
+    typer.echo(f"key:    {created.token}")
+    typer.echo("Store the key now: it cannot be shown again.", err=True)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """List keys (ids, names, scopes, state); never the keys themselves."""
+    keys = KeyStore(_settings(data_dir).control_db).list()
+    if not keys:
+        typer.echo("No keys yet. Create one with: tollgate keys create --name NAME --scope ingest")
+        return
+    typer.echo(f"{'KEY ID':<10} {'NAME':<24} {'SCOPES':<20} {'CREATED':<26} STATE")
+    for key in keys:
+        state = f"revoked {key.revoked_at}" if key.revoked_at else "active"
+        scopes = ",".join(sorted(key.scopes))
+        typer.echo(f"{key.key_id:<10} {key.name:<24} {scopes:<20} {key.created_at:<26} {state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id shown by 'tollgate keys list'.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a key; a running server refuses it within a second."""
+    try:
+        key = KeyStore(_settings(data_dir).control_db).revoke(key_id)
+    except UnknownKeyError:
+        typer.echo(f"No key with id '{key_id}'. See 'tollgate keys list'.", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"revoked {key.key_id} ({key.name}) at {key.revoked_at}")
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[
+        Path, typer.Option(help="Data directory of the demo (wiped at start).")
+    ] = Path("demo-data"),
+    port: Annotated[int, typer.Option(help="Port for the ingest API.")] = 8000,
+    customers: Annotated[int, typer.Option(help="How many customers send traffic.")] = 300,
+    events: Annotated[int, typer.Option(help="How many events to post.")] = 20_000,
+    keep_running: Annotated[
+        bool,
+        typer.Option(help="Keep the server up after the traffic, until Ctrl-C."),
+    ] = True,
+) -> None:
+    """Run Tollgate on embedded defaults with realistic traffic, and print what happened."""
+    from tollgate.demo import run_demo
+
+    run_demo(
+        data_dir=data_dir, port=port, customers=customers, events=events, keep_running=keep_running
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,61 @@
+"""Turns an ``Authorization`` header into an API key, or a 401/403 error.
+
+Keys are cached in memory and re-read whenever the key store's file changes (one ``stat`` per
+request instead of a database read), so ``tollgate keys create`` and ``revoke`` take effect on a
+running server at once.
+"""
+
+from __future__ import annotations
+
+from ingest_api.auth.keys import ApiKey, KeyStore, Scope, hash_token
+from ingest_api.events.errors import RequestError
+
+
+class Authenticator:
+    def __init__(self, store: KeyStore) -> None:
+        self._store = store
+        self._keys: dict[str, ApiKey] = {}
+        self._version: tuple[int, int] | None = None
+
+    def _current(self) -> dict[str, ApiKey]:
+        version = self._store.version()
+        if version != self._version:
+            self._keys = self._store.active_by_hash()
+            self._version = version
+        return self._keys
+
+    def authenticate(self, authorization: str | None, *scopes: Scope) -> ApiKey:
+        """The key behind the header, if it holds any one of ``scopes``."""
+        if not authorization:
+            raise RequestError(
+                401,
+                "missing_api_key",
+                "No API key: the Authorization header is missing.",
+                "Send 'Authorization: Bearer <key>'; create a key with 'tollgate keys create'.",
+            )
+        kind, _, token = authorization.partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
+            raise RequestError(
+                401,
+                "malformed_authorization",
+                "The Authorization header is not of the form 'Bearer <key>'.",
+                "Send 'Authorization: Bearer <key>'.",
+            )
+        key = self._current().get(hash_token(token.strip()))
+        if key is None:
+            raise RequestError(
+                401,
+                "invalid_api_key",
+                "The API key is unknown or has been revoked.",
+                "Check the key, or create a new one with 'tollgate keys create'.",
+            )
+        if not any(key.allows(scope) for scope in scopes):
+            wanted = " or ".join(f"'{scope}'" for scope in scopes)
+            raise RequestError(
+                403,
+                "insufficient_scope",
+                f"The key '{key.name}' ({key.key_id}) lacks the {wanted} scope "
+                f"(it has: {', '.join(sorted(key.scopes))}).",
+                f"Use a key created with '--scope {scopes[0]}'.",
+            )
+        return key

@@ -1,0 +1,218 @@
+"""The ingest service: validated events -> dedup -> write-ahead log -> acknowledgement.
+
+Owns the single event loop's view of durability: an event is counted as accepted only after
+the WAL group commit that contains it has been fsync'd. A duplicate is acknowledged only after
+everything appended before it is durable, so "duplicate" never points at an event a crash
+could still lose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from ingest_api.events.errors import Rejection, RequestError
+from ingest_api.events.parsing import EventParser
+from ingest_api.metrics import IngestMetrics
+from ingest_api.settings import IngestSettings
+from ingest_api.storage.compactor import Compactor
+from ingest_api.storage.dedup import DedupIndex
+from ingest_api.storage.journal import Attempt, AttemptJournal
+from ingest_api.storage.rows import encode_rows, event_to_row, to_micros
+from ingest_api.storage.wal import WalFailure, WriteAheadLog
+
+log = logging.getLogger(__name__)
+
+
+class IngestResult(msgspec.Struct):
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+    @property
+    def status(self) -> int:
+        if not self.rejected:
+            return 200
+        return 207 if self.accepted or self.duplicates else 422
+
+
+class EventStatus(msgspec.Struct):
+    event_id: str
+    customer_id: str
+    status: Literal["accepted", "rejected", "unknown"]
+    explanation: str
+    event_date: date | None
+    attempts: list[Attempt]
+
+
+@dataclass
+class _Outcome:
+    accepted: int = 0
+    duplicates: int = 0
+
+
+STORAGE_UNAVAILABLE = RequestError(
+    503,
+    "storage_unavailable",
+    "The event log could not be written, so nothing in this request was acknowledged.",
+    "Retry later with the same event_ids; the operator should check the data disk.",
+)
+
+
+class IngestService:
+    def __init__(self, settings: IngestSettings, metrics: IngestMetrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or IngestMetrics()
+        self._parser = EventParser(settings)
+        self._dedup = DedupIndex(settings.effective_dedup_window)
+        self._journal = AttemptJournal(settings.journal_path)
+        self._compactor = Compactor(settings.events_dir, on_published=self._published)
+        self._wal = WriteAheadLog(
+            settings.wal_dir,
+            segment_max_bytes=settings.wal_segment_max_bytes,
+            segment_max_age=settings.wal_segment_max_age,
+            fsync=settings.wal_fsync,
+            on_sealed=self._compactor.submit,
+            on_commit=self.metrics.wal_flush_seconds.observe,
+        )
+        self._expiry_task: asyncio.Task[None] | None = None
+        self._started = False
+        self.metrics.bind(lambda: self._wal.wal_bytes, lambda: len(self._dedup))
+
+    @property
+    def ready(self) -> bool:
+        return self._started and not self._wal.failed
+
+    async def start(self) -> None:
+        today = datetime.now(UTC).date()
+        for directory in (self.settings.wal_dir, self.settings.events_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        loaded = self._dedup.load_parquet(self.settings.events_dir, today)
+        recovered = self._wal.recover()
+        for segment in recovered:
+            loaded += self._dedup.load_rows(segment.rows)
+        log.info(
+            "dedup index rebuilt with %d keys; %d WAL segments to replay", loaded, len(recovered)
+        )
+        for segment in recovered:
+            self._compactor.submit(segment.path)
+        self._journal.open()
+        await self._wal.start()
+        self._expiry_task = asyncio.create_task(self._expire_daily())
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry_task
+        await self._wal.close()
+        await self._compactor.close()
+        self._journal.close()
+
+    async def drain(self) -> None:
+        """Wait until every sealed segment is in Parquet (for tests and the demo)."""
+        await self._compactor.drain()
+
+    async def ingest(self, body: bytes, content_type: str | None) -> IngestResult:
+        now = datetime.now(UTC)
+        try:
+            parsed = self._parser.parse(body, content_type, now)
+        except RequestError as error:
+            self.metrics.requests_failed.labels(str(error.status)).inc()
+            raise
+        received_at = to_micros(now)
+        rows = []
+        new_keys = []
+        duplicates: list[Attempt] = []
+        dedup = self._dedup
+        for _, event in parsed.events:
+            key = DedupIndex.key(event.customer_id, event.event_id)
+            if key in dedup:
+                duplicates.append(
+                    Attempt(event.event_id, event.customer_id, "duplicate", now.isoformat())
+                )
+                continue
+            dedup.add(key, event.timestamp.date())
+            new_keys.append(key)
+            rows.append(event_to_row(event, received_at))
+        ticket = self._wal.append(encode_rows(rows)) if rows else self._wal.durable_ticket_for_now()
+        try:
+            await self._wal.wait_durable(ticket)
+        except WalFailure:
+            for key in new_keys:
+                dedup.discard(key)
+            self.metrics.requests_failed.labels("503").inc()
+            raise STORAGE_UNAVAILABLE from None
+        self._journal.record(duplicates + self._rejection_attempts(parsed.rejections, now))
+        self.metrics.accepted.inc(len(rows))
+        self.metrics.duplicates.inc(len(duplicates))
+        if parsed.rejections:
+            self.metrics.rejected.labels("event").inc(len(parsed.rejections))
+        return IngestResult(len(rows), len(duplicates), parsed.rejections)
+
+    def status(self, event_id: str, customer_id: str) -> EventStatus:
+        event_date = self._dedup.event_date(DedupIndex.key(customer_id, event_id))
+        attempts = self._journal.attempts(event_id, customer_id)
+        window = self.settings.effective_dedup_window.days
+        if event_date is not None:
+            repeats = sum(a.outcome == "duplicate" for a in attempts)
+            return EventStatus(
+                event_id,
+                customer_id,
+                "accepted",
+                f"Accepted and counted once for {event_date.isoformat()}"
+                + (
+                    f"; {repeats} later deliveries were duplicates and not counted."
+                    if repeats
+                    else "."
+                ),
+                event_date,
+                attempts,
+            )
+        if any(a.outcome == "rejected" for a in attempts):
+            last = next(a for a in reversed(attempts) if a.outcome == "rejected")
+            return EventStatus(
+                event_id,
+                customer_id,
+                "rejected",
+                f"Rejected and not counted: {last.field}: {last.reason}",
+                None,
+                attempts,
+            )
+        return EventStatus(
+            event_id,
+            customer_id,
+            "unknown",
+            "No event with this event_id and customer_id was accepted or rejected in the last "
+            f"{window} days (the dedup window). Check both ids, and that the request got a 2xx.",
+            None,
+            attempts,
+        )
+
+    @staticmethod
+    def _rejection_attempts(rejections: list[Rejection], now: datetime) -> list[Attempt]:
+        return [
+            Attempt(r.event_id, r.customer_id, "rejected", now.isoformat(), r.field, r.reason)
+            for r in rejections
+            if r.event_id
+        ]
+
+    def _published(self, paths: list[Path], seconds: float) -> None:
+        self.metrics.parquet_files.inc(len(paths))
+        self.metrics.parquet_flush_seconds.observe(seconds)
+
+    async def _expire_daily(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            dropped = self._dedup.expire(datetime.now(UTC).date())
+            if dropped:
+                log.info("dedup index: expired %d keys older than the window", dropped)

@@ -1,0 +1,1 @@
+"""Assets the ingest API produces (observed here, never written by Dagster)."""
