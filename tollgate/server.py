@@ -21,5 +21,8 @@ def run_server(settings: IngestSettings) -> None:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        # Per-request work this service does not need (it is not behind a proxy by default).
+        proxy_headers=False,
+        server_header=False,
         log_level="info",
     )

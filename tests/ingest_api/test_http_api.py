@@ -181,3 +181,62 @@ def test_operations_endpoints(http: httpx.Client, shared_keys: ServerKeys) -> No
     spec = http.get("/openapi.json").json()
     assert "/v1/events" in spec["paths"]
     assert http.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b'{"event_id": ', "application/json", 400, "malformed_json"),
+        (b'[{"event_id": "\xff\xfe"}]', "application/json", 400, "invalid_utf8"),
+        (b"[" * 5000 + b"]" * 5000, "application/json", 400, "nesting_too_deep"),
+        (b"[]", "application/json", 400, "empty_batch"),
+        (b"42", "application/json", 400, "invalid_top_level"),
+        (b"{}", "text/plain", 415, "unsupported_media_type"),
+        (b"{}", "application/json; charset=latin-1", 415, "unsupported_charset"),
+        (b"", "application/json", 400, "malformed_json"),
+    ],
+)
+def test_unusable_requests_get_a_4xx_that_names_the_problem(
+    http: httpx.Client,
+    shared_keys: ServerKeys,
+    body: bytes,
+    content_type: str,
+    status: int,
+    code: str,
+) -> None:
+    response = http.post(
+        "/v1/events",
+        content=body,
+        headers={**_auth(shared_keys.ingest), "Content-Type": content_type},
+    )
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert error["hint"]
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (_event(quantity="NaN"), "quantity"),
+        (_event(quantity="Infinity"), "quantity"),
+        (_event(quantity="1e18"), "quantity"),
+        (_event(quantity=True), "quantity"),
+        (_event(quantity="0.0000000001"), "quantity"),
+        (_event(customer_id=17), "customer_id"),
+        (_event(colour="blue"), "colour"),
+        (_event(properties={"model": {"nested": "x"}}), "properties.model"),
+        (_event(timestamp="2026-01-01T00:00:00"), "timestamp"),
+        (_event(timestamp="2001-01-01T00:00:00Z"), "timestamp"),
+    ],
+)
+def test_invalid_events_are_rejected_by_field(
+    http: httpx.Client, shared_keys: ServerKeys, event: dict[str, object], field: str
+) -> None:
+    response = http.post("/v1/events", json=[event, _event()], headers=_auth(shared_keys.ingest))
+    assert response.status_code == 207, response.text
+    [rejection] = response.json()["rejected"]
+    assert rejection["index"] == 0
+    assert rejection["field"] == field
+    assert rejection["reason"]
