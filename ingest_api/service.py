@@ -25,7 +25,7 @@ from ingest_api.settings import IngestSettings
 from ingest_api.storage.compactor import Compactor
 from ingest_api.storage.dedup import DedupIndex
 from ingest_api.storage.journal import Attempt, AttemptJournal
-from ingest_api.storage.rows import encode_rows, event_to_row, to_micros
+from ingest_api.storage.rows import encode_record, to_micros
 from ingest_api.storage.wal import WalFailure, WriteAheadLog
 
 log = logging.getLogger(__name__)
@@ -129,35 +129,33 @@ class IngestService:
         except RequestError as error:
             self.metrics.requests_failed.labels(str(error.status)).inc()
             raise
-        received_at = to_micros(now)
-        rows = []
-        new_keys = []
-        duplicates: list[Attempt] = []
-        dedup = self._dedup
-        for _, event in parsed.events:
-            key = DedupIndex.key(event.customer_id, event.event_id)
-            if key in dedup:
-                duplicates.append(
-                    Attempt(event.event_id, event.customer_id, "duplicate", now.isoformat())
-                )
-                continue
-            dedup.add(key, event.timestamp.date())
-            new_keys.append(key)
-            rows.append(event_to_row(event, received_at))
-        ticket = self._wal.append(encode_rows(rows)) if rows else self._wal.durable_ticket_for_now()
+        admitted = self._dedup.admit([event for _, event in parsed.events])
+        ticket = (
+            self._wal.append(encode_record(admitted.new, to_micros(now)))
+            if admitted.new
+            else self._wal.durable_ticket_for_now()
+        )
         try:
             await self._wal.wait_durable(ticket)
         except WalFailure:
-            for key in new_keys:
-                dedup.discard(key)
+            for key in admitted.keys:
+                self._dedup.discard(key)
             self.metrics.requests_failed.labels("503").inc()
             raise STORAGE_UNAVAILABLE from None
-        self._journal.record(duplicates + self._rejection_attempts(parsed.rejections, now))
-        self.metrics.accepted.inc(len(rows))
-        self.metrics.duplicates.inc(len(duplicates))
+        if admitted.repeats or parsed.rejections:
+            received = now.isoformat()
+            self._journal.record(
+                [
+                    Attempt(e.event_id, e.customer_id, "duplicate", received)
+                    for e in admitted.repeats
+                ]
+                + self._rejection_attempts(parsed.rejections, received)
+            )
+        self.metrics.accepted.inc(len(admitted.new))
+        self.metrics.duplicates.inc(len(admitted.repeats))
         if parsed.rejections:
             self.metrics.rejected.labels("event").inc(len(parsed.rejections))
-        return IngestResult(len(rows), len(duplicates), parsed.rejections)
+        return IngestResult(len(admitted.new), len(admitted.repeats), parsed.rejections)
 
     def status(self, event_id: str, customer_id: str) -> EventStatus:
         event_date = self._dedup.event_date(DedupIndex.key(customer_id, event_id))
@@ -199,9 +197,9 @@ class IngestService:
         )
 
     @staticmethod
-    def _rejection_attempts(rejections: list[Rejection], now: datetime) -> list[Attempt]:
+    def _rejection_attempts(rejections: list[Rejection], received: str) -> list[Attempt]:
         return [
-            Attempt(r.event_id, r.customer_id, "rejected", now.isoformat(), r.field, r.reason)
+            Attempt(r.event_id, r.customer_id, "rejected", received, r.field, r.reason)
             for r in rejections
             if r.event_id
         ]

@@ -18,7 +18,8 @@ QUANTITY_SCALE = 9
 QUANTITY_MAX = Decimal(10) ** 18
 
 
-class UsageEvent(msgspec.Struct, frozen=True):
+# array_like: the WAL stores events as msgpack arrays, encoded straight from this type in C.
+class UsageEvent(msgspec.Struct, frozen=True, array_like=True):
     event_id: str
     customer_id: str
     event_type: str

@@ -1,7 +1,9 @@
-"""The stored row: one format for WAL records and Parquet files.
+"""The stored row: what a WAL record holds and what a Parquet file holds.
 
-A WAL record payload is the msgpack encoding of a list of row tuples in ``ROW_FIELDS`` order.
-The compactor turns decoded rows into an Arrow table with ``EVENTS_SCHEMA``.
+A WAL record payload is the msgpack encoding of ``(received_at_us, [UsageEvent, ...])``, written
+by ``encode_record`` straight from the validated events (no per-event Python work on the ingest
+hot path). Readers get row tuples in ``ROW_FIELDS`` order from ``decode_rows``; the compactor
+turns those into an Arrow table with ``EVENTS_SCHEMA``.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ EVENTS_SCHEMA = pa.schema(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[tuple[Any, ...]])
+_decoder = msgspec.msgpack.Decoder(tuple[int, list[UsageEvent]])
 
 Row = tuple[str, str, str, str, str, str, int, int, dict[str, str], str | None]
 
@@ -74,12 +76,13 @@ def event_to_row(event: UsageEvent, received_at_us: int) -> Row:
     )
 
 
-def encode_rows(rows: Sequence[Row]) -> bytes:
-    return _encoder.encode(rows)
+def encode_record(events: Sequence[UsageEvent], received_at_us: int) -> bytes:
+    return _encoder.encode((received_at_us, events))
 
 
-def decode_rows(payload: bytes) -> list[tuple[Any, ...]]:
-    return _decoder.decode(payload)
+def decode_rows(payload: bytes) -> list[Row]:
+    received_at_us, events = _decoder.decode(payload)
+    return [event_to_row(event, received_at_us) for event in events]
 
 
 def rows_to_table(rows: Sequence[Sequence[Any]]) -> pa.Table:

@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest_api.storage.compactor import Compactor, compact_all, compact_segment
-from ingest_api.storage.rows import EVENTS_SCHEMA, Row, encode_rows, to_micros
+from ingest_api.storage.rows import EVENTS_SCHEMA, Row, to_micros
 from ingest_api.storage.wal import frame, segment_name
+from tests.support.rows import record
 
 DEADLINE_SECONDS = 60.0
 MAX_QUANTITY = "999999999999999999.999999999"
@@ -36,7 +37,7 @@ def make_row(event_id: str, moment: datetime, quantity: str = "1") -> Row:
 def write_segment(wal_dir: Path, seq: int, batches: list[list[Row]]) -> Path:
     wal_dir.mkdir(parents=True, exist_ok=True)
     path = wal_dir / segment_name(seq)
-    path.write_bytes(b"".join(frame(encode_rows(batch)) for batch in batches))
+    path.write_bytes(b"".join(frame(record(batch)) for batch in batches))
     return path
 
 

@@ -7,8 +7,9 @@ import xxhash
 
 from ingest_api.storage.compactor import compact_segment
 from ingest_api.storage.dedup import DedupIndex, approx_bytes_per_entry
-from ingest_api.storage.rows import Row, encode_rows, to_micros
+from ingest_api.storage.rows import Row, to_micros
 from ingest_api.storage.wal import frame, segment_name
+from tests.support.rows import record
 
 WINDOW = timedelta(days=35)
 TODAY = date(2024, 3, 10)
@@ -27,7 +28,7 @@ def at(day: date, hour: int = 12) -> datetime:
 def publish(events_dir: Path, seq: int, rows: list[Row]) -> None:
     segment = events_dir.parent / "wal" / segment_name(seq)
     segment.parent.mkdir(parents=True, exist_ok=True)
-    segment.write_bytes(frame(encode_rows(rows)))
+    segment.write_bytes(frame(record(rows)))
     compact_segment(segment, events_dir)
 
 
@@ -114,3 +115,26 @@ def test_entries_stay_compact() -> None:
     # A 128-bit key object plus a dict slot; without one shared int per date it would be
     # about 32 bytes more.
     assert 40 < approx_bytes_per_entry(50_000) < 116
+
+
+def test_admit_uses_the_same_key_as_key_and_sets_repeats_apart() -> None:
+    from decimal import Decimal
+
+    from ingest_api.events.model import UsageEvent
+
+    moment = at(TODAY)
+    events = [
+        UsageEvent(e, c, "api_call", "calls", Decimal(1), "call", moment, {})
+        for c, e in (("cus_1", "a"), ("cus_1", "b"), ("cus_2", "a"), ("cus_1", "a"))
+    ]
+    index = DedupIndex(WINDOW)
+    admitted = index.admit(events)
+    assert [(e.customer_id, e.event_id) for e in admitted.new] == [
+        ("cus_1", "a"),
+        ("cus_1", "b"),
+        ("cus_2", "a"),
+    ]
+    assert admitted.repeats == [events[3]]
+    assert admitted.keys == [DedupIndex.key(e.customer_id, e.event_id) for e in admitted.new]
+    assert index.event_date(DedupIndex.key("cus_2", "a")) == TODAY
+    assert index.admit(events[:1]).repeats == events[:1]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest_api.storage.rows import Row, encode_rows
+from ingest_api.storage.rows import Row
 from ingest_api.storage.wal import (
     WalFailure,
     WriteAheadLog,
@@ -22,6 +22,7 @@ from ingest_api.storage.wal import (
     segment_name,
     segment_seq,
 )
+from tests.support.rows import record
 
 DEADLINE_SECONDS = 10.0
 
@@ -42,7 +43,7 @@ def make_row(event_id: str, customer_id: str = "cus_1") -> Row:
 
 
 def payload(*event_ids: str) -> bytes:
-    return encode_rows([make_row(event_id) for event_id in event_ids])
+    return record([make_row(event_id) for event_id in event_ids])
 
 
 def event_ids(rows: list[tuple[Any, ...]]) -> list[str]:
