@@ -97,7 +97,7 @@ class IngestService:
         loaded = self._dedup.load_parquet(self.settings.events_dir, today)
         recovered = self._wal.recover()
         for segment in recovered:
-            loaded += self._dedup.load_rows(segment.rows)
+            loaded += self._dedup.load_events(segment.events)
         log.info(
             "dedup index rebuilt with %d keys; %d WAL segments to replay", loaded, len(recovered)
         )

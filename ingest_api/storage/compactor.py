@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest_api.storage.rows import rows_to_table
+from ingest_api.storage.rows import records_to_table
 from ingest_api.storage.wal import fsync_dir, list_segments, read_segment, segment_seq
 
 logger = logging.getLogger(__name__)
@@ -43,16 +43,16 @@ def part_name(seq: int) -> str:
 
 
 def compact_segment(segment: Path, events_dir: Path) -> list[Path]:
-    """Publish a sealed segment's rows as one Parquet part per UTC date, then delete it.
+    """Publish a sealed segment's events as one Parquet part per UTC date, then delete it.
 
     Returns the published paths (including ones an earlier, interrupted attempt published).
     """
     seq = segment_seq(segment)
-    rows, _, _ = read_segment(segment)
+    records, _, _ = read_segment(segment)
     published: list[Path] = []
-    if rows:
+    if records:
         _ensure_dir(events_dir)
-        table = rows_to_table(rows)
+        table = records_to_table(records)
         for day, day_table in _split_by_date(table):
             published.append(_publish(day_table, partition_dir(events_dir, day), seq))
         # A new date directory is only durable once its parent's entry is.

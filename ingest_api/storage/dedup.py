@@ -8,22 +8,19 @@ date, so an entry costs only its key object and its dict slot.
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import xxhash
 
 from ingest_api.events.model import UsageEvent
+from ingest_api.storage.rows import StoredEvent
 
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_MICROS_PER_DAY = 86_400_000_000
 _PARTITION_PREFIX = "date="
 _KEY_COLUMNS = ["customer_id", "event_id"]
-_CUSTOMER_ID, _EVENT_ID, _TIMESTAMP = 1, 0, 6  # positions in rows.ROW_FIELDS
 
 _xxh3_128: Callable[[bytes], int] = xxhash.xxh3_128_intdigest
 
@@ -96,13 +93,12 @@ class DedupIndex:
             del self._ordinals[ordinal]
         return len(expired)
 
-    def load_rows(self, rows: Iterable[Sequence[Any]]) -> int:
-        """Add stored rows (``rows.ROW_FIELDS`` order); returns how many rows were read."""
+    def load_events(self, events: Iterable[StoredEvent]) -> int:
+        """Add events replayed from the WAL; returns how many were read."""
         count = 0
         key = self.key
-        for row in rows:
-            ordinal = row[_TIMESTAMP] // _MICROS_PER_DAY + _EPOCH_ORDINAL
-            self._add_ordinal(key(row[_CUSTOMER_ID], row[_EVENT_ID]), ordinal)
+        for event in events:
+            self._add_ordinal(key(event.customer_id, event.event_id), event.timestamp.toordinal())
             count += 1
         return count
 

@@ -1,35 +1,22 @@
-"""The stored row: what a WAL record holds and what a Parquet file holds.
+"""The stored event: what a WAL record holds and what a Parquet file holds.
 
 A WAL record payload is the msgpack encoding of ``(received_at_us, [UsageEvent, ...])``, written
 by ``encode_record`` straight from the validated events (no per-event Python work on the ingest
-hot path). Readers get row tuples in ``ROW_FIELDS`` order from ``decode_rows``; the compactor
-turns those into an Arrow table with ``EVENTS_SCHEMA``.
+hot path). Readers decode it with ``decode_record`` into ``StoredEvent``s; the compactor turns
+records into an Arrow table with ``EVENTS_SCHEMA``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import NamedTuple
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest_api.events.model import QUANTITY_SCALE, UsageEvent
-
-ROW_FIELDS = (
-    "event_id",
-    "customer_id",
-    "event_type",
-    "feature",
-    "quantity",
-    "unit",
-    "timestamp",
-    "received_at",
-    "properties",
-    "source",
-)
 
 QUANTITY_TYPE = pa.decimal128(38, QUANTITY_SCALE)
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
@@ -50,10 +37,31 @@ EVENTS_SCHEMA = pa.schema(
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(tuple[int, list[UsageEvent]])
 
-Row = tuple[str, str, str, str, str, str, int, int, dict[str, str], str | None]
+
+class StoredEvent(msgspec.Struct, frozen=True, array_like=True):
+    """An event as readers decode it from the WAL: ``UsageEvent``'s fields in the same order,
+    but the quantity stays the exact decimal string the writer's encoder produced, so that
+    readers build Arrow columns without creating a Decimal per event."""
+
+    event_id: str
+    customer_id: str
+    event_type: str
+    feature: str
+    quantity: str
+    unit: str
+    timestamp: datetime
+    properties: dict[str, str]
+    source: str | None = None
+
+
+class WalRecord(NamedTuple):
+    received_at_us: int
+    events: list[StoredEvent]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(WalRecord)
 
 
 def to_micros(moment: datetime) -> int:
@@ -61,44 +69,29 @@ def to_micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def event_to_row(event: UsageEvent, received_at_us: int) -> Row:
-    return (
-        event.event_id,
-        event.customer_id,
-        event.event_type,
-        event.feature,
-        str(event.quantity),
-        event.unit,
-        to_micros(event.timestamp),
-        received_at_us,
-        event.properties,
-        event.source,
-    )
-
-
 def encode_record(events: Sequence[UsageEvent], received_at_us: int) -> bytes:
     return _encoder.encode((received_at_us, events))
 
 
-def decode_rows(payload: bytes) -> list[Row]:
-    received_at_us, events = _decoder.decode(payload)
-    return [event_to_row(event, received_at_us) for event in events]
+def decode_record(payload: bytes) -> WalRecord:
+    return _decoder.decode(payload)
 
 
-def rows_to_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_FIELDS)
-    by_name = dict(zip(ROW_FIELDS, columns, strict=True))
+def records_to_table(records: Sequence[WalRecord]) -> pa.Table:
+    """One Arrow table of every event in ``records``, column by column."""
+    events = [event for record in records for event in record.events]
+    received = [record.received_at_us for record in records for _ in record.events]
     arrays = [
-        pa.array(by_name["event_id"], pa.string()),
-        pa.array(by_name["customer_id"], pa.string()),
-        pa.array(by_name["event_type"], pa.string()),
-        pa.array(by_name["feature"], pa.string()),
-        # Casting the canonical decimal strings is exact and vectorised.
-        pc.cast(pa.array(by_name["quantity"], pa.string()), QUANTITY_TYPE),
-        pa.array(by_name["unit"], pa.string()),
-        pa.array(by_name["timestamp"], pa.int64()).cast(TIMESTAMP_TYPE),
-        pa.array(by_name["received_at"], pa.int64()).cast(TIMESTAMP_TYPE),
-        pa.array(by_name["properties"], pa.map_(pa.string(), pa.string())),
-        pa.array(by_name["source"], pa.string()),
+        pa.array([e.event_id for e in events], pa.string()),
+        pa.array([e.customer_id for e in events], pa.string()),
+        pa.array([e.event_type for e in events], pa.string()),
+        pa.array([e.feature for e in events], pa.string()),
+        # Casting the exact decimal strings is exact and vectorised.
+        pc.cast(pa.array([e.quantity for e in events], pa.string()), QUANTITY_TYPE),
+        pa.array([e.unit for e in events], pa.string()),
+        pa.array([e.timestamp for e in events], TIMESTAMP_TYPE),
+        pa.array(received, pa.int64()).cast(TIMESTAMP_TYPE),
+        pa.array([e.properties for e in events], pa.map_(pa.string(), pa.string())),
+        pa.array([e.source for e in events], pa.string()),
     ]
     return pa.Table.from_arrays(arrays, schema=EVENTS_SCHEMA)

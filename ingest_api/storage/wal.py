@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar, TypeVarTuple
+from typing import TypeVar, TypeVarTuple
 
-from ingest_api.storage.rows import decode_rows
+from ingest_api.storage.rows import StoredEvent, WalRecord, decode_record
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,11 @@ class WalFailure(Exception):  # noqa: N818 - the name is part of the server's co
 @dataclass(frozen=True, slots=True)
 class RecoveredSegment:
     path: Path
-    rows: list[tuple[Any, ...]]
+    records: list[WalRecord]
+
+    @property
+    def events(self) -> list[StoredEvent]:
+        return [event for record in self.records for event in record.events]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,15 +103,15 @@ def iter_records(data: bytes) -> Iterator[tuple[bytes, int]]:
         yield payload, offset
 
 
-def read_segment(path: Path) -> tuple[list[tuple[Any, ...]], int, int]:
-    """Decode a segment's valid records: ``(rows, valid_length, file_length)``."""
+def read_segment(path: Path) -> tuple[list[WalRecord], int, int]:
+    """Decode a segment's valid records: ``(records, valid_length, file_length)``."""
     data = path.read_bytes()
-    rows: list[tuple[Any, ...]] = []
+    records: list[WalRecord] = []
     valid_length = 0
     for payload, end in iter_records(data):
-        rows.extend(decode_rows(payload))
+        records.append(decode_record(payload))
         valid_length = end
-    return rows, valid_length, len(data)
+    return records, valid_length, len(data)
 
 
 def fsync_dir(path: Path) -> None:
@@ -220,7 +224,7 @@ class WriteAheadLog:
         """Read every existing segment, cutting a torn or corrupt tail; call before start()."""
         recovered = []
         for path in list_segments(self._dir):
-            rows, valid_length, file_length = read_segment(path)
+            records, valid_length, file_length = read_segment(path)
             if valid_length < file_length:
                 logger.warning(
                     "truncating torn tail of %s: keeping %d of %d bytes",
@@ -229,7 +233,7 @@ class WriteAheadLog:
                     file_length,
                 )
                 _truncate(path, valid_length)
-            recovered.append(RecoveredSegment(path=path, rows=rows))
+            recovered.append(RecoveredSegment(path=path, records=records))
         return recovered
 
     # -- lifecycle ----------------------------------------------------------------------------

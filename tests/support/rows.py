@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from ingest_api.events.model import UsageEvent
-from ingest_api.storage.rows import Row, encode_record
+from ingest_api.storage.rows import encode_record
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# event_id, customer_id, event_type, feature, quantity, unit, timestamp (µs since the epoch),
+# received_at (µs), properties, source: the stored columns, as plain values.
+Row = tuple[str, str, str, str, str, str, int, int, dict[str, str], str | None]
 
 
 def record(rows: Sequence[Row]) -> bytes:

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest_api.storage.compactor import Compactor, compact_all, compact_segment
-from ingest_api.storage.rows import EVENTS_SCHEMA, Row, to_micros
+from ingest_api.storage.rows import EVENTS_SCHEMA, to_micros
 from ingest_api.storage.wal import frame, segment_name
-from tests.support.rows import record
+from tests.support.rows import Row, record
 
 DEADLINE_SECONDS = 60.0
 MAX_QUANTITY = "999999999999999999.999999999"

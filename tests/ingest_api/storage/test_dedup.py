@@ -7,9 +7,9 @@ import xxhash
 
 from ingest_api.storage.compactor import compact_segment
 from ingest_api.storage.dedup import DedupIndex, approx_bytes_per_entry
-from ingest_api.storage.rows import Row, to_micros
+from ingest_api.storage.rows import decode_record, to_micros
 from ingest_api.storage.wal import frame, segment_name
-from tests.support.rows import record
+from tests.support.rows import Row, record
 
 WINDOW = timedelta(days=35)
 TODAY = date(2024, 3, 10)
@@ -70,7 +70,7 @@ def test_expire_drops_only_dates_before_the_window() -> None:
     assert index.expire(TODAY) == 0
 
 
-def test_load_rows_uses_the_utc_date_of_the_timestamp() -> None:
+def test_load_events_uses_the_utc_date_of_the_timestamp() -> None:
     index = DedupIndex(WINDOW)
     last_microsecond = datetime(2024, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC)
     rows = [
@@ -79,7 +79,7 @@ def test_load_rows_uses_the_utc_date_of_the_timestamp() -> None:
         make_row("cus_1", "before_epoch", datetime(1969, 12, 31, 23, tzinfo=UTC)),
     ]
 
-    assert index.load_rows(rows) == 3
+    assert index.load_events(decode_record(record(rows)).events) == 3
 
     assert index.event_date(DedupIndex.key("cus_1", "late")) == date(2024, 3, 1)
     assert index.event_date(DedupIndex.key("cus_1", "next")) == date(2024, 3, 2)

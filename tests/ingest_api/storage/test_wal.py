@@ -6,13 +6,12 @@ import os
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest_api.storage.rows import Row
+from ingest_api.storage.rows import StoredEvent
 from ingest_api.storage.wal import (
     WalFailure,
     WriteAheadLog,
@@ -22,7 +21,7 @@ from ingest_api.storage.wal import (
     segment_name,
     segment_seq,
 )
-from tests.support.rows import record
+from tests.support.rows import Row, record
 
 DEADLINE_SECONDS = 10.0
 
@@ -46,8 +45,8 @@ def payload(*event_ids: str) -> bytes:
     return record([make_row(event_id) for event_id in event_ids])
 
 
-def event_ids(rows: list[tuple[Any, ...]]) -> list[str]:
-    return [str(row[0]) for row in rows]
+def event_ids(events: list[StoredEvent]) -> list[str]:
+    return [event.event_id for event in events]
 
 
 def make_wal(
@@ -64,7 +63,7 @@ def make_wal(
 
 
 def recovered_ids(wal_dir: Path) -> list[str]:
-    return [eid for seg in make_wal(wal_dir).recover() for eid in event_ids(seg.rows)]
+    return [eid for seg in make_wal(wal_dir).recover() for eid in event_ids(seg.events)]
 
 
 async def eventually(condition: Callable[[], bool], what: str) -> None:
@@ -243,7 +242,7 @@ def test_recover_truncates_torn_tail_and_keeps_earlier_records(
     [segment] = make_wal(tmp_path).recover()
 
     assert segment.path == path
-    assert event_ids(segment.rows) == ["a", "b", "c"]
+    assert event_ids(segment.events) == ["a", "b", "c"]
     assert path.stat().st_size == last_record_start
 
 
@@ -258,7 +257,7 @@ def test_recover_reads_segments_in_sequence_order_and_start_opens_the_next(
     recovered = wal.recover()
 
     assert [segment_seq(s.path) for s in recovered] == [9, 10]
-    assert [event_ids(s.rows) for s in recovered] == [["nine"], ["ten"]]
+    assert [event_ids(s.events) for s in recovered] == [["nine"], ["ten"]]
 
     async def scenario() -> None:
         await wal.start()
@@ -331,7 +330,7 @@ def test_size_rotation_seals_and_advances_the_sequence(tmp_path: Path) -> None:
 
     run(scenario)
     assert [segment_seq(p) for p in sealed] == [1, 2, 3, 4]
-    assert [len(s.rows) for s in make_wal(tmp_path).recover()] == [80, 80, 80, 0]
+    assert [len(s.events) for s in make_wal(tmp_path).recover()] == [80, 80, 80, 0]
 
 
 def test_age_rotation_seals_a_non_empty_segment(tmp_path: Path) -> None:
