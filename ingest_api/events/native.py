@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from typing import Annotated, Final, NamedTuple
 
 import msgspec
@@ -190,9 +190,27 @@ class TimeWindow:
         )
 
 
+# Quantizing to scale 9 under this context raises for every refused value at once: more than
+# 27 digits at scale 9 means >= 10^18 (InvalidOperation), and dropping a non-zero digit is
+# Inexact. So a valid quantity costs one quantize and one sign test; the slow path below only
+# runs to word the refusal.
+_EXACT_SCALE: Final = Context(prec=27, traps=[InvalidOperation, Inexact])
+
+
 def check_quantity(quantity: Decimal) -> Decimal | str:
     """The quantity at scale 9 (``Decimal("0.002")`` -> ``Decimal("0.002000000")``, equal in
     value), or the reason it is refused. Never rounds: inexact values are refused."""
+    try:
+        scaled = _EXACT_SCALE.quantize(quantity, _SCALE)
+    except (InvalidOperation, Inexact):
+        pass
+    else:
+        if scaled.is_finite() and not scaled.is_signed():  # quantize passes NaN through quietly
+            return scaled
+    return _refusal(quantity)
+
+
+def _refusal(quantity: Decimal) -> Decimal | str:
     if not quantity.is_finite():
         return f"must be a finite number, got {quantity}"
     if quantity.is_signed() and quantity:  # -0 is zero, not negative
