@@ -38,6 +38,9 @@ def partition_dir(events_dir: Path, day: date) -> Path:
     return events_dir / f"date={day.isoformat()}"
 
 
+COMPACTOR_NICENESS = 10
+
+
 def part_name(seq: int) -> str:
     return f"part-{seq:012d}.parquet"
 
@@ -126,6 +129,12 @@ def _remove_stale_temps(directory: Path, seq: int) -> None:
     # compactor works on a given events directory, so a temp for this seq is never live.
     for stale in directory.glob(f".part-{seq:012d}-*.tmp"):
         stale.unlink(missing_ok=True)
+
+
+def _lower_priority() -> None:
+    """Acknowledging events comes first: under load the WAL absorbs the burst and the
+    compactor catches up in the slack, instead of taking CPU from the request path."""
+    os.nice(COMPACTOR_NICENESS)
 
 
 def _timed_compact(segment: Path, events_dir: Path) -> tuple[list[Path], float] | None:
@@ -217,4 +226,8 @@ class Compactor:
 
     @staticmethod
     def _new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_lower_priority,
+        )
