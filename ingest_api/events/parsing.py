@@ -125,6 +125,23 @@ def _invalid_utf8(body: bytes) -> RequestError:
     )
 
 
+# What decoding a body can raise besides msgspec.ValidationError (a msgspec.DecodeError,
+# which callers handle first); ``_decode_error`` turns each into its RequestError.
+_DECODE_ERRORS: Final = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+
+def _decode_error(exc: Exception, body: bytes | msgspec.Raw) -> RequestError:
+    """The RequestError for ``exc``, one of ``_DECODE_ERRORS``, raised decoding ``body``.
+
+    A function rather than a context manager, which would cost every (valid) decode its
+    setup and also catch what the callers' ValidationError handlers raise."""
+    if isinstance(exc, msgspec.DecodeError):
+        return _malformed(exc)
+    if isinstance(exc, RecursionError):
+        return _too_deep()
+    return _invalid_utf8(bytes(body))
+
+
 # --- msgspec ValidationError -> (field, reason) ----------------------------------------------
 
 _AT_RE: Final = re.compile(r" - at (`key` in )?`(\$[^`]*)`\Z")
@@ -464,12 +481,8 @@ class EventParser:
             # msgspec stops at the first problem, which may precede a syntax error further on.
             _check_syntax(body)
             item = self._element(0, body, form, window)
-        except msgspec.DecodeError as exc:
-            raise _malformed(exc) from None
-        except RecursionError:
-            raise _too_deep() from None
-        except UnicodeDecodeError:
-            raise _invalid_utf8(body) from None
+        except _DECODE_ERRORS as exc:
+            raise _decode_error(exc, body) from None
         else:
             item = _convert(0, event, form, window)
         if isinstance(item, Rejection):
@@ -486,12 +499,8 @@ class EventParser:
                 if parsed is not None:
                     return parsed
             return self._batch_by_element(body, form, window)
-        except msgspec.DecodeError as exc:
-            raise _malformed(exc) from None
-        except RecursionError:
-            raise _too_deep() from None
-        except UnicodeDecodeError:
-            raise _invalid_utf8(body) from None
+        except _DECODE_ERRORS as exc:
+            raise _decode_error(exc, body) from None
         if not decoded:
             raise _empty_batch()
         events: list[tuple[int, UsageEvent]] = []
@@ -512,12 +521,8 @@ class EventParser:
             raws = self._raw_list.decode(body)
         except msgspec.ValidationError:
             raise self._too_large() from None  # the only constraint on list[Raw]
-        except msgspec.DecodeError as exc:
-            raise _malformed(exc) from None
-        except RecursionError:
-            raise _too_deep() from None
-        except UnicodeDecodeError:
-            raise _invalid_utf8(body) from None
+        except _DECODE_ERRORS as exc:
+            raise _decode_error(exc, body) from None
         if not raws:
             raise _empty_batch()
         events: list[tuple[int, UsageEvent]] = []
@@ -588,12 +593,8 @@ class EventParser:
             if isinstance(recovered, Rejection):
                 return recovered
             event = recovered
-        except msgspec.DecodeError as exc:  # pragma: no cover - syntax was checked before
-            raise _malformed(exc) from None
-        except RecursionError:  # pragma: no cover - depth was checked before
-            raise _too_deep() from None
-        except UnicodeDecodeError:  # pragma: no cover - UTF-8 was checked before
-            raise _invalid_utf8(bytes(raw)) from None
+        except _DECODE_ERRORS as exc:  # pragma: no cover - syntax, depth, UTF-8 checked before
+            raise _decode_error(exc, raw) from None
         return _convert(index, event, form, window)
 
 
@@ -608,24 +609,16 @@ def _convert(index: int, event: E, form: _Form[E], window: TimeWindow) -> UsageE
 def _check_syntax(body: bytes) -> None:
     try:
         _raw_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        raise _malformed(exc) from None
-    except RecursionError:
-        raise _too_deep() from None
-    except UnicodeDecodeError:  # pragma: no cover - UTF-8 was checked before
-        raise _invalid_utf8(body) from None
+    except _DECODE_ERRORS as exc:
+        raise _decode_error(exc, body) from None
 
 
 def _top_level_error(body: bytes) -> RequestError:
     """The error for a body that starts with neither { nor [."""
     try:
         value = _any_decoder.decode(body)
-    except msgspec.DecodeError as exc:
-        return _malformed(exc)
-    except RecursionError:  # pragma: no cover - a scalar cannot nest
-        return _too_deep()
-    except UnicodeDecodeError:  # pragma: no cover - UTF-8 was checked before
-        return _invalid_utf8(body)
+    except _DECODE_ERRORS as exc:
+        return _decode_error(exc, body)
     got = _JSON_NAMES.get(type(value).__name__, type(value).__name__)
     return RequestError(
         400,
