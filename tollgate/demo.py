@@ -6,6 +6,7 @@ over HTTP; later stages (pipeline, Stripe stand-in, dashboards) join this same c
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -104,6 +105,8 @@ class TrafficOutcome:
 
 
 def _send_traffic(url: str, key: str, plan: TrafficPlan) -> TrafficOutcome:
+    # The demo's deliberate bad events are summarised below instead of logged one by one.
+    logging.getLogger("tollgate.client").setLevel(logging.ERROR)
     reasons: list[str] = []
     started = time.perf_counter()
     with (
@@ -173,7 +176,7 @@ def _print_summary(
     table = Table(title="What the demo did", show_header=False)
     table.add_row("events posted over HTTP", f"{outcome.tracked:,}")
     table.add_row("accepted (durable, counted once)", f"{outcome.accepted:,}")
-    table.add_row("duplicates (re-sent, not counted again)", f"{outcome.duplicates:,}")
+    table.add_row("duplicates (re-sent, not counted)", f"{outcome.duplicates:,}")
     table.add_row("rejected (with reasons)", f"{outcome.rejected:,}")
     if outcome.first_rejection:
         table.add_row("  e.g.", outcome.first_rejection)
@@ -185,9 +188,18 @@ def _print_summary(
     console.print(f"Metrics:    {url}/metrics")
     console.print(f"Ingest key: {ingest_key}")
     console.print(f"Admin key:  {admin_key}")
+    event = (
+        '{"event_id":"hello-1","customer_id":"cus_00001","event_type":"api_call",'
+        '"feature":"api_calls","quantity":"1"}'
+    )
     console.print(
-        "Try:        curl -s -H 'Authorization: Bearer <ingest key>' -H 'Content-Type: "
-        f'application/json\' -d \'{{"event_id":"e1","customer_id":"cus_00001",'
-        f'"event_type":"api_call","feature":"api_calls","quantity":"1"}}\' '
-        f"{url}/v1/events"
+        "Post an event yourself:\n"
+        f"  curl -s {url}/v1/events -H 'Authorization: Bearer {ingest_key}' \\\n"
+        f"    -H 'Content-Type: application/json' -d '{event}'\n"
+        "Ask what became of it:\n"
+        f"  curl -s '{url}/v1/events/hello-1?customer_id=cus_00001' "
+        f"-H 'Authorization: Bearer {ingest_key}'",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
     )
