@@ -94,10 +94,11 @@ class IngestService:
         today = datetime.now(UTC).date()
         for directory in (self.settings.wal_dir, self.settings.events_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        loaded = self._dedup.load_parquet(self.settings.events_dir, today)
+        # The WAL before Parquet: a segment compacted in between is then read twice (harmless),
+        # never missed, because compaction publishes Parquet before deleting the segment.
         recovered = self._wal.recover()
-        for segment in recovered:
-            loaded += self._dedup.load_events(segment.events)
+        loaded = sum(self._dedup.load_events(segment.events) for segment in recovered)
+        loaded += self._dedup.load_parquet(self.settings.events_dir, today)
         log.info(
             "dedup index rebuilt with %d keys; %d WAL segments to replay", loaded, len(recovered)
         )
@@ -114,15 +115,21 @@ class IngestService:
             self._expiry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._expiry_task
-        await self._wal.close()
-        await self._compactor.close()
-        self._journal.close()
+        try:
+            await self._wal.close()
+        finally:
+            try:
+                await self._compactor.close()
+            finally:
+                self._journal.close()
 
     async def drain(self) -> None:
         """Wait until every sealed segment is in Parquet (for tests and the demo)."""
         await self._compactor.drain()
 
     async def ingest(self, body: bytes, content_type: str | None) -> IngestResult:
+        if not self.ready:
+            raise STORAGE_UNAVAILABLE
         now = datetime.now(UTC)
         try:
             parsed = self._parser.parse(body, content_type, now)
@@ -209,8 +216,15 @@ class IngestService:
         self.metrics.parquet_flush_seconds.observe(seconds)
 
     async def _expire_daily(self) -> None:
+        # The cutoff moves once per UTC day; checking hourly catches the change without a
+        # full scan of the index every hour.
+        expired_for = datetime.now(UTC).date()
         while True:
             await asyncio.sleep(3600)
-            dropped = self._dedup.expire(datetime.now(UTC).date())
+            today = datetime.now(UTC).date()
+            if today == expired_for:
+                continue
+            expired_for = today
+            dropped = self._dedup.expire(today)
             if dropped:
                 log.info("dedup index: expired %d keys older than the window", dropped)

@@ -96,7 +96,7 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id shown by 'tollgate keys list'.")],
     data_dir: DataDir = None,
 ) -> None:
-    """Revoke a key; a running server refuses it within a second."""
+    """Revoke a key; a running server refuses it from its next request."""
     try:
         key = KeyStore(_settings(data_dir).control_db).revoke(key_id)
     except UnknownKeyError:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -39,6 +42,7 @@ def partition_dir(events_dir: Path, day: date) -> Path:
 
 
 COMPACTOR_NICENESS = 10
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def part_name(seq: int) -> str:
@@ -131,10 +135,25 @@ def _remove_stale_temps(directory: Path, seq: int) -> None:
         stale.unlink(missing_ok=True)
 
 
-def _lower_priority() -> None:
+def _init_worker() -> None:
     """Acknowledging events comes first: under load the WAL absorbs the burst and the
-    compactor catches up in the slack, instead of taking CPU from the request path."""
+    compactor catches up in the slack, instead of taking CPU from the request path.
+
+    The worker also dies with the server: an orphan left by a crashed server would keep
+    publishing while the restarted server rebuilds its dedup index and compacts the same
+    segments.
+    """
     os.nice(COMPACTOR_NICENESS)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _timed_compact(segment: Path, events_dir: Path) -> tuple[list[Path], float] | None:
@@ -182,9 +201,17 @@ class Compactor:
         while self._tasks:
             await asyncio.wait(set(self._tasks))
 
-    async def close(self) -> None:
-        await self.drain()
-        await asyncio.to_thread(self._pool.shutdown, wait=True)
+    async def close(self, drain_limit: float = 30.0) -> None:
+        """Drain, but give up after ``drain_limit`` seconds (e.g. while compaction keeps failing):
+        unfinished segments stay in the WAL and are compacted at the next start."""
+        try:
+            await asyncio.wait_for(self.drain(), drain_limit)
+        except TimeoutError:
+            logger.warning("stopping with %d segments not yet compacted", len(self._tasks))
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
 
     async def _compact_until_done(self, segment: Path) -> None:
         delay = self._initial_backoff
@@ -229,5 +256,5 @@ class Compactor:
         return ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_lower_priority,
+            initializer=_init_worker,
         )

@@ -224,7 +224,10 @@ class WriteAheadLog:
         """Read every existing segment, cutting a torn or corrupt tail; call before start()."""
         recovered = []
         for path in list_segments(self._dir):
-            records, valid_length, file_length = read_segment(path)
+            try:
+                records, valid_length, file_length = read_segment(path)
+            except FileNotFoundError:
+                continue  # compacted and deleted since it was listed
             if valid_length < file_length:
                 logger.warning(
                     "truncating torn tail of %s: keeping %d of %d bytes",

@@ -108,3 +108,48 @@ def test_acknowledged_events_survive_sigkill_exactly_once(tmp_path: Path) -> Non
     twice = {k: n for k, n in stored.items() if n > 1}
     assert not twice, f"{len(twice)} events stored more than once, e.g. {list(twice)[:3]}"
     assert not (ledger.refused & stored.keys()), "a rejected event was stored"
+
+
+def _children(pid: int) -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_compactor_worker_dies_with_a_killed_server(server: TollgateServer) -> None:
+    """An orphaned compactor would race the restarted server over the same segments."""
+    keys = server.create_keys()
+    response = httpx.post(
+        f"{server.url}/v1/events",
+        headers={"Authorization": f"Bearer {keys.ingest}"},
+        json=_event(0, 1),
+    )
+    assert response.status_code == 200
+    wait_until(
+        lambda: any(server.settings.events_dir.glob("date=*/*.parquet")),
+        timeout=60,
+        what="the first Parquet file",
+    )
+    assert server.process is not None
+    workers = _children(server.process.pid)
+    assert workers, "the compactor worker process was not found"
+    server.kill()
+    wait_until(
+        lambda: not any(_alive(pid) for pid in workers),
+        timeout=30,
+        what="the compactor worker to exit",
+    )

@@ -200,3 +200,20 @@ def test_compactor_retries_until_the_segment_can_be_published(tmp_path: Path) ->
 
     assert not segment.exists()
     assert read_ids(all_parts(events)) == ["e"]
+
+
+def test_close_gives_up_on_a_segment_that_cannot_be_published(tmp_path: Path) -> None:
+    """A stopping server must not hang while compaction keeps failing; the segment waits."""
+    wal, events = tmp_path / "wal", tmp_path / "events"
+    segment = write_segment(wal, 1, [[make_row("e", NOON)]])
+    events.write_bytes(b"a file where the events directory should be")
+
+    async def scenario() -> None:
+        compactor = Compactor(events, initial_backoff=0.01, max_backoff=0.05)
+        compactor.submit(segment)
+        await eventually(lambda: compactor.failures >= 1, "a failed attempt")
+        await compactor.close(drain_limit=0.5)
+        assert compactor.pending == 0
+
+    asyncio.run(scenario())
+    assert segment.exists()
