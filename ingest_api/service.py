@@ -145,8 +145,7 @@ class IngestService:
         try:
             await self._wal.wait_durable(ticket)
         except WalFailure:
-            for key in admitted.keys:
-                self._dedup.discard(key)
+            self._dedup.forget(admitted.new)
             self.metrics.requests_failed.labels("503").inc()
             raise STORAGE_UNAVAILABLE from None
         if admitted.repeats or parsed.rejections:

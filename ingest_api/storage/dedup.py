@@ -29,7 +29,6 @@ _xxh3_128: Callable[[bytes], int] = xxhash.xxh3_128_intdigest
 class Admitted:
     new: list[UsageEvent]  # now remembered; to be written
     repeats: list[UsageEvent]  # already accepted (or earlier in the same batch)
-    keys: list[int]  # keys of ``new``, to forget them again if the write fails
 
 
 class DedupIndex:
@@ -52,8 +51,8 @@ class DedupIndex:
         than the hashing.
         """
         entries, ordinals, hash_ = self._entries, self._ordinals, _xxh3_128
-        admitted = Admitted([], [], [])
-        new, repeats, keys = admitted.new, admitted.repeats, admitted.keys
+        admitted = Admitted([], [])
+        new, repeats = admitted.new, admitted.repeats
         for event in events:
             key = hash_(f"{event.customer_id}\x1f{event.event_id}".encode())
             if key in entries:
@@ -62,8 +61,12 @@ class DedupIndex:
             ordinal = event.timestamp.toordinal()
             entries[key] = ordinals.setdefault(ordinal, ordinal)
             new.append(event)
-            keys.append(key)
         return admitted
+
+    def forget(self, events: Iterable[UsageEvent]) -> None:
+        """Undo ``admit`` for events whose write failed, so a retry is not called a repeat."""
+        for event in events:
+            self._entries.pop(self.key(event.customer_id, event.event_id), None)
 
     def __contains__(self, key: int) -> bool:
         return key in self._entries

@@ -287,9 +287,7 @@ class WriteAheadLog:
             raise RuntimeError("WriteAheadLog is not running")
         self._last_ticket += 1
         if self._failure is None:
-            buffer = self._buffer
-            buffer += RECORD_HEADER.pack(len(payload), zlib.crc32(payload))
-            buffer += payload
+            self._buffer += frame(payload)
             self._wake.set()
         return self._last_ticket
 

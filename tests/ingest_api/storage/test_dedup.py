@@ -117,7 +117,7 @@ def test_entries_stay_compact() -> None:
     assert 40 < approx_bytes_per_entry(50_000) < 116
 
 
-def test_admit_uses_the_same_key_as_key_and_sets_repeats_apart() -> None:
+def test_admit_uses_the_same_key_as_key_sets_repeats_apart_and_can_forget() -> None:
     from decimal import Decimal
 
     from ingest_api.events.model import UsageEvent
@@ -135,6 +135,17 @@ def test_admit_uses_the_same_key_as_key_and_sets_repeats_apart() -> None:
         ("cus_2", "a"),
     ]
     assert admitted.repeats == [events[3]]
-    assert admitted.keys == [DedupIndex.key(e.customer_id, e.event_id) for e in admitted.new]
+    # admit computes keys inline; they must be exactly the keys of ``key``.
+    assert all(index.event_date(DedupIndex.key(e.customer_id, e.event_id)) for e in admitted.new)
     assert index.event_date(DedupIndex.key("cus_2", "a")) == TODAY
     assert index.admit(events[:1]).repeats == events[:1]
+    index.forget(events[:1])
+    assert index.admit(events[:1]).new == events[:1]
+
+
+def test_wal_readers_decode_the_fields_writers_encode() -> None:
+    from ingest_api.events.model import UsageEvent
+    from ingest_api.storage.rows import StoredEvent
+
+    # The WAL is written as UsageEvent arrays and read as StoredEvent arrays: same order.
+    assert StoredEvent.__struct_fields__ == UsageEvent.__struct_fields__
