@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +13,8 @@ from ingest_api.storage.compactor import Compactor, compact_all, compact_segment
 from ingest_api.storage.rows import EVENTS_SCHEMA, to_micros
 from ingest_api.storage.wal import frame, segment_name
 from tests.support.rows import Row, record
+from tests.support.server import eventually
 
-DEADLINE_SECONDS = 60.0
 MAX_QUANTITY = "999999999999999999.999999999"
 
 
@@ -145,15 +144,6 @@ def test_compact_all_compacts_every_segment(tmp_path: Path) -> None:
     assert [p.name for p in published] == ["part-000000000001.parquet", "part-000000000002.parquet"]
     assert read_ids(published) == ["a", "b"]
     assert not list(wal.iterdir())
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE_SECONDS
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 @pytest.mark.timeout(120)

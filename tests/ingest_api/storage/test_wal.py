@@ -22,6 +22,7 @@ from ingest_api.storage.wal import (
     segment_seq,
 )
 from tests.support.rows import Row, record
+from tests.support.server import eventually
 
 DEADLINE_SECONDS = 10.0
 
@@ -64,15 +65,6 @@ def make_wal(
 
 def recovered_ids(wal_dir: Path) -> list[str]:
     return [eid for seg in make_wal(wal_dir).recover() for eid in event_ids(seg.events)]
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE_SECONDS
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
