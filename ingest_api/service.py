@@ -22,7 +22,7 @@ from ingest_api.events.errors import Rejection, RequestError
 from ingest_api.events.parsing import EventParser
 from ingest_api.metrics import IngestMetrics
 from ingest_api.settings import IngestSettings
-from ingest_api.storage.compactor import Compactor
+from ingest_api.storage.compactor import Compactor, highest_published_seq
 from ingest_api.storage.dedup import DedupIndex
 from ingest_api.storage.journal import Attempt, AttemptJournal
 from ingest_api.storage.rows import encode_record, to_micros
@@ -105,7 +105,7 @@ class IngestService:
         for segment in recovered:
             self._compactor.submit(segment.path)
         self._journal.open()
-        await self._wal.start()
+        await self._wal.start(seq_floor=highest_published_seq(self.settings.events_dir))
         self._expiry_task = asyncio.create_task(self._expire_daily())
         self._started = True
 

@@ -15,6 +15,7 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import time
@@ -42,11 +43,22 @@ def partition_dir(events_dir: Path, day: date) -> Path:
 
 
 COMPACTOR_NICENESS = 10
+_PART_NAME = re.compile(r"^part-\d{12}\.parquet$")
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def part_name(seq: int) -> str:
     return f"part-{seq:012d}.parquet"
+
+
+def highest_published_seq(events_dir: Path) -> int:
+    """The highest segment number any published part is named after (0 if none).
+
+    A new segment must never take a number a published part already has: the compactor would
+    keep the old part and drop the new segment's events as "already published".
+    """
+    names = (path.name for path in events_dir.glob("date=*/part-*.parquet"))
+    return max((int(name[5:17]) for name in names if _PART_NAME.match(name)), default=0)
 
 
 def compact_segment(segment: Path, events_dir: Path) -> list[Path]:

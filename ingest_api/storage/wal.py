@@ -241,12 +241,14 @@ class WriteAheadLog:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, seq_floor: int = 0) -> None:
+        """``seq_floor``: the highest segment number already used elsewhere (published
+        Parquet parts are named after their segment), for when ``last-seq`` was lost."""
         if self._loop is not None:
             raise RuntimeError("WriteAheadLog.start() called twice")
         self._loop = asyncio.get_running_loop()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-writer")
-        first_seq = await self._run_io(self._first_free_seq)
+        first_seq = max(await self._run_io(self._first_free_seq), seq_floor + 1)
         await self._run_io(self._open_segment, first_seq)
         self._committer = asyncio.create_task(self._run_committer(), name="wal-committer")
 

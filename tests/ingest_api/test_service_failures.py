@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shutil
 from pathlib import Path
 
 import msgspec
@@ -13,6 +14,7 @@ import pytest
 from ingest_api.events.errors import RequestError
 from ingest_api.service import IngestService
 from ingest_api.settings import IngestSettings
+from tests.support.parquet import stored_keys
 
 EVENT = msgspec.json.encode(
     {
@@ -54,3 +56,22 @@ def test_a_failed_fsync_is_a_503_and_the_event_stays_unknown(
             await service.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_lost_wal_directory_never_reuses_a_published_segment_number(tmp_path: Path) -> None:
+    """Segment N is published as part-N; a new segment N would be dropped as "already there"."""
+
+    async def run(event_id: bytes) -> None:
+        service = IngestService(IngestSettings(data_dir=tmp_path))
+        await service.start()
+        try:
+            body = EVENT.replace(b"e-disk", event_id)
+            assert (await service.ingest(body, "application/json")).accepted == 1
+        finally:
+            await service.stop()
+
+    asyncio.run(run(b"first"))
+    shutil.rmtree(tmp_path / "wal")  # e.g. the WAL moved to another disk, last-seq and all
+    asyncio.run(run(b"second"))
+
+    assert sorted(e for _, e in stored_keys(tmp_path / "events")) == ["first", "second"]
