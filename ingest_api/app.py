@@ -75,9 +75,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
         )
         body = RequestError(
-            422, "invalid_request", problems, "Correct the named parameters and retry."
+            400, "invalid_request", problems, "Correct the named parameters and retry."
         ).to_json()
-        return Response(body, status_code=422, media_type=JSON)
+        # 400, not FastAPI's 422: on this API 422 means "every event in the batch was
+        # rejected" and carries the ingest result, so one status keeps one body shape.
+        return Response(body, status_code=400, media_type=JSON)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> Response:

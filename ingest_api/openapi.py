@@ -114,7 +114,7 @@ def status_openapi() -> dict[str, Any]:
             "404": {"description": "Not seen within the dedup window.", "content": status},
             "401": _error("Missing or invalid API key."),
             "403": _error("The key lacks the read or ingest scope."),
-            "422": _error("customer_id missing or invalid."),
+            "400": _error("customer_id missing or invalid."),
         }
     }
 

@@ -139,7 +139,7 @@ def test_unknown_event_is_404_with_explanation(http: httpx.Client, shared_keys: 
 
 def test_status_needs_customer_id_and_a_key(http: httpx.Client, shared_keys: ServerKeys) -> None:
     missing = http.get("/v1/events/e1", headers=_auth(shared_keys.read))
-    assert missing.status_code == 422
+    assert missing.status_code == 400
     assert "customer_id" in missing.json()["error"]["message"]
     assert http.get("/v1/events/e1", params={"customer_id": "c"}).status_code == 401
 
