@@ -163,7 +163,11 @@ class IngestService:
             self.metrics.rejected.labels("event").inc(len(parsed.rejections))
         return IngestResult(len(admitted.new), len(admitted.repeats), parsed.rejections)
 
-    def status(self, event_id: str, customer_id: str) -> EventStatus:
+    async def status(self, event_id: str, customer_id: str) -> EventStatus:
+        # Speak only of durable events: an admitted event is "accepted" once the commit
+        # covering it is fsync'd (at most one group commit away); a failed write is forgotten.
+        with contextlib.suppress(WalFailure):
+            await self._wal.wait_durable(self._wal.durable_ticket_for_now())
         event_date = self._dedup.event_date(DedupIndex.key(customer_id, event_id))
         attempts = self._journal.attempts(event_id, customer_id)
         window = self.settings.effective_dedup_window.days

@@ -55,6 +55,6 @@ async def get_event_status(
         str, Query(min_length=1, max_length=255, description="The event's customer_id.")
     ],
 ) -> Response:
-    status = service.status(event_id, customer_id)
+    status = await service.status(event_id, customer_id)
     code = 404 if status.status == "unknown" else 200
     return Response(encode(status), status_code=code, media_type=JSON)

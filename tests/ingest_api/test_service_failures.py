@@ -46,8 +46,8 @@ def test_a_failed_fsync_is_a_503_and_the_event_stays_unknown(
             assert failed.value.status == 503
             assert not service.ready
             # Not acknowledged, so not remembered: a retry elsewhere must not be a "duplicate".
-            assert service.status("e-disk-2", "cus_disk").status == "unknown"
-            assert service.status("e-disk", "cus_disk").status == "accepted"
+            assert (await service.status("e-disk-2", "cus_disk")).status == "unknown"
+            assert (await service.status("e-disk", "cus_disk")).status == "accepted"
             with pytest.raises(RequestError) as refused:
                 await service.ingest(again, "application/json")
             assert refused.value.status == 503
