@@ -123,10 +123,6 @@ class IngestService:
             finally:
                 self._journal.close()
 
-    async def drain(self) -> None:
-        """Wait until every sealed segment is in Parquet (for tests and the demo)."""
-        await self._compactor.drain()
-
     async def ingest(self, body: bytes, content_type: str | None) -> IngestResult:
         if not self.ready:
             raise STORAGE_UNAVAILABLE

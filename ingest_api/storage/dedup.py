@@ -66,7 +66,7 @@ class DedupIndex:
     def forget(self, events: Iterable[UsageEvent]) -> None:
         """Undo ``admit`` for events whose write failed, so a retry is not called a repeat."""
         for event in events:
-            self._entries.pop(self.key(event.customer_id, event.event_id), None)
+            self.discard(self.key(event.customer_id, event.event_id))
 
     def __contains__(self, key: int) -> bool:
         return key in self._entries

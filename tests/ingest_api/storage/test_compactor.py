@@ -172,11 +172,17 @@ def test_compactor_publishes_in_a_spawned_process_and_deletes_segments(tmp_path:
     assert all(seconds >= 0 for _, seconds in reports)
 
 
+def unpublishable_segment(tmp_path: Path) -> tuple[Path, Path]:
+    """A segment, and an events "directory" that is a file, so publishing it fails."""
+    segment = write_segment(tmp_path / "wal", 1, [[make_row("e", NOON)]])
+    events = tmp_path / "events"
+    events.write_bytes(b"a file where the events directory should be")
+    return segment, events
+
+
 @pytest.mark.timeout(120)
 def test_compactor_retries_until_the_segment_can_be_published(tmp_path: Path) -> None:
-    wal, events = tmp_path / "wal", tmp_path / "events"
-    segment = write_segment(wal, 1, [[make_row("e", NOON)]])
-    events.write_bytes(b"a file where the events directory should be")
+    segment, events = unpublishable_segment(tmp_path)
 
     async def scenario() -> None:
         compactor = Compactor(events, initial_backoff=0.01, max_backoff=0.05)
@@ -194,9 +200,7 @@ def test_compactor_retries_until_the_segment_can_be_published(tmp_path: Path) ->
 
 def test_close_gives_up_on_a_segment_that_cannot_be_published(tmp_path: Path) -> None:
     """A stopping server must not hang while compaction keeps failing; the segment waits."""
-    wal, events = tmp_path / "wal", tmp_path / "events"
-    segment = write_segment(wal, 1, [[make_row("e", NOON)]])
-    events.write_bytes(b"a file where the events directory should be")
+    segment, events = unpublishable_segment(tmp_path)
 
     async def scenario() -> None:
         compactor = Compactor(events, initial_backoff=0.01, max_backoff=0.05)
