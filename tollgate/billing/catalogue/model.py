@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Quantity = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -78,7 +78,7 @@ class Tier(_Strict):
         return value
 
 
-def _check_tiers(tiers: list[Tier]) -> None:
+def _check_tiers(tiers: list[Tier]) -> list[Tier]:
     if not tiers:
         raise ValueError("needs at least one tier")
     bounds = [tier.up_to for tier in tiers]
@@ -88,7 +88,8 @@ def _check_tiers(tiers: list[Tier]) -> None:
     if len(finite) != len(bounds) - 1:
         raise ValueError("only the last tier may have up_to: inf")
     if any(b <= a for a, b in itertools.pairwise(finite)):
-        raise ValueError(f"up_to must increase from tier to tier, got {finite}")
+        raise ValueError(f"up_to must increase from tier to tier, got {[str(b) for b in finite]}")
+    return tiers
 
 
 class PerUnitPrice(_Strict):
@@ -108,24 +109,14 @@ class GraduatedPrice(_Strict):
     """Each unit is priced by the tier it falls in; a tier's flat fee once any unit reaches it."""
 
     model: Literal["graduated"]
-    tiers: list[Tier]
-
-    @model_validator(mode="after")
-    def _tiers_ordered(self) -> Self:
-        _check_tiers(self.tiers)
-        return self
+    tiers: Annotated[list[Tier], AfterValidator(_check_tiers)]
 
 
 class VolumePrice(_Strict):
     """Every unit is priced at the tier the total falls in, plus that tier's flat fee."""
 
     model: Literal["volume"]
-    tiers: list[Tier]
-
-    @model_validator(mode="after")
-    def _tiers_ordered(self) -> Self:
-        _check_tiers(self.tiers)
-        return self
+    tiers: Annotated[list[Tier], AfterValidator(_check_tiers)]
 
 
 SimplePrice = Annotated[
