@@ -70,6 +70,8 @@ class CycleRule:
 
     def cycles(self, since: datetime, until: datetime) -> list[Cycle]:
         """Every cycle overlapping ``[since, until)``, in order."""
+        _require_aware(since)
+        _require_aware(until)
         found: list[Cycle] = []
         moment = max(since, self.anchor)
         while moment < until:

@@ -34,13 +34,18 @@ class PricingError(ValueError):
 
 def price_amount(price: Price, quantity: Decimal, dimension: str | None = None) -> Decimal:
     """The exact amount, in minor units, of ``quantity`` units under ``price``."""
-    if not isinstance(quantity, Decimal):
-        raise PricingError(f"quantity must be a Decimal, got {type(quantity).__name__}")
-    if quantity < 0 or not quantity.is_finite():
-        raise PricingError(f"quantity must be a finite number >= 0, got {quantity}")
+    _check_quantity(quantity)
     if isinstance(price, DimensionPrice):
         return _simple_amount(price.price_for(dimension), quantity)
     return _simple_amount(price, quantity)
+
+
+def _check_quantity(quantity: object) -> None:
+    if not isinstance(quantity, Decimal):
+        raise PricingError(f"quantity must be a Decimal, got {type(quantity).__name__}")
+    # is_finite first: ordering a NaN raises decimal.InvalidOperation.
+    if not quantity.is_finite() or quantity < 0:
+        raise PricingError(f"quantity must be a finite number >= 0, got {quantity}")
 
 
 def _simple_amount(price: SimplePrice, quantity: Decimal) -> Decimal:
@@ -100,6 +105,7 @@ def usage_charge(
     feature the plan does not list, or lists without a price, costs nothing here (whether it
     may be used at all is the limits' business).
     """
+    _check_quantity(quantity)
     plan_feature = plan.features.get(feature)
     included = plan_feature.included if plan_feature else ZERO
     billable = max(quantity - included, ZERO)

@@ -154,6 +154,9 @@ class Feature(_Strict):
     """Something plans meter: which events count and how they add up."""
 
     display_name: str
+    # Events of this type are this feature's usage, whatever their own ``feature`` field says
+    # (that one names the endpoint or product area, e.g. "notes.list", for analytics).
+    event_type: Annotated[str, Field(min_length=1)]
     unit: str
     aggregation: Aggregation = Aggregation.SUM
     # Event units other than ``unit`` and how many feature units one of them is
@@ -256,6 +259,21 @@ class Catalogue(_Strict):
         if percents != sorted(set(percents)):
             raise ValueError(f"percents must be distinct and ascending, got {percents}")
         return value
+
+    @model_validator(mode="after")
+    def _one_feature_per_event_type(self) -> Self:
+        seen: dict[str, str] = {}
+        for name, feature in self.features.items():
+            if feature.event_type in seen:
+                raise ValueError(
+                    f"features '{seen[feature.event_type]}' and '{name}' both count events of "
+                    f"type '{feature.event_type}'; each event type belongs to one feature"
+                )
+            seen[feature.event_type] = name
+        return self
+
+    def feature_for_event_type(self, event_type: str) -> str | None:
+        return next((name for name, f in self.features.items() if f.event_type == event_type), None)
 
     @model_validator(mode="after")
     def _plans_use_known_features(self) -> Self:
