@@ -20,10 +20,16 @@ from tollgate.billing.money import PRECISION, round_line
 
 def accrued(base_price: int, cycle: Cycle, moment: datetime) -> int:
     """Minor units of ``base_price`` accrued from the period's start up to ``moment``."""
-    moment = min(max(moment, cycle.period_start), cycle.period_end)
-    elapsed = (moment - cycle.period_start) // timedelta(seconds=1)
     with localcontext(prec=PRECISION):
-        return round_line(Decimal(base_price) * elapsed / cycle.period_seconds)
+        return round_line(Decimal(base_price) * _elapsed(cycle, moment) / cycle.period_seconds)
+
+
+def _elapsed(cycle: Cycle, moment: datetime) -> int:
+    """Whole seconds from the period start to ``moment``, clamped to the period."""
+    if moment.tzinfo is None:
+        raise ValueError("billing times must be timezone-aware (UTC)")
+    moment = min(max(moment, cycle.period_start), cycle.period_end)
+    return (moment - cycle.period_start) // timedelta(seconds=1)
 
 
 def stretch_amount(base_price: int, cycle: Cycle, start: datetime, end: datetime) -> int:
@@ -57,6 +63,7 @@ def prorate_change(
     old_base_price: int, new_base_price: int, cycle: Cycle, at: datetime
 ) -> PlanChangeProration:
     """Stripe's ``create_prorations`` for a plan change at ``at`` within ``cycle``."""
+    _elapsed(cycle, at)  # refuses a naive ``at`` with a clear message
     if at not in cycle:
         raise ValueError(
             f"the change at {at.isoformat()} is outside the cycle "
@@ -64,7 +71,8 @@ def prorate_change(
         )
     return PlanChangeProration(
         at=at,
-        remaining_seconds=(cycle.end - at) // timedelta(seconds=1),
+        # Counted as the amounts are: whole seconds elapsed since the period start.
+        remaining_seconds=_elapsed(cycle, cycle.end) - _elapsed(cycle, at),
         period_seconds=cycle.period_seconds,
         credit=-stretch_amount(old_base_price, cycle, at, cycle.end),
         charge=stretch_amount(new_base_price, cycle, at, cycle.end),
