@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from tollgate.billing.catalogue.model import Catalogue
+from tollgate.billing.catalogue.model import Catalogue, undefined_features
 
 BUNDLED_CATALOGUE = Path(__file__).with_name("plans.yaml")
 
@@ -56,7 +56,13 @@ def parse_catalogue(text: str, path: Path) -> Catalogue:
     try:
         return Catalogue.model_validate(document)
     except ValidationError as error:
-        raise CatalogueError(path, [_describe(e) for e in error.errors()]) from None
+        problems = [_describe(e) for e in error.errors()]
+        # Cross-references are checked by the model only once every field is valid; check
+        # them on the raw document too, so one load reports every problem.
+        for problem in _undefined_features(document):
+            if not any(problem in known for known in problems):
+                problems.append(f"catalogue: {problem}")
+        raise CatalogueError(path, problems) from None
 
 
 def load_catalogue(path: Path) -> Catalogue:
@@ -80,6 +86,18 @@ def default_catalogue(path: Path | None = None) -> Catalogue:
     except OSError as error:
         raise CatalogueError(path, [f"cannot read the file: {error.strerror}"]) from None
     return _cached(path, mtime)
+
+
+def _undefined_features(document: dict[Any, Any]) -> list[str]:
+    features, plans = document.get("features"), document.get("plans")
+    if not isinstance(features, dict) or not isinstance(plans, dict):
+        return []
+    plan_features = {
+        str(name): [str(feature) for feature in plan["features"]]
+        for name, plan in plans.items()
+        if isinstance(plan, dict) and isinstance(plan.get("features"), dict)
+    }
+    return undefined_features(plan_features, (str(name) for name in features))
 
 
 def _describe(error: ErrorDetails) -> str:

@@ -8,6 +8,7 @@ may be fractions of a minor unit (``unit_amount: 0.2`` is $0.002), as Stripe's
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
@@ -15,8 +16,9 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-Quantity = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-PositiveQuantity = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+# Nine decimal places, as event quantities have (decimal(38, 9) in Parquet and in SQL).
+Quantity = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, decimal_places=9)]
+PositiveQuantity = Annotated[Decimal, Field(gt=0, allow_inf_nan=False, decimal_places=9)]
 # Stripe accepts at most 12 decimal places in unit_amount_decimal; so do we, so that every
 # price here can be synced to Stripe unchanged.
 MinorAmount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, decimal_places=12)]
@@ -73,7 +75,7 @@ class Tier(_Strict):
     @field_validator("up_to", mode="before")
     @classmethod
     def _inf_is_unbounded(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().lower() in {"inf", "infinity"}:
+        if isinstance(value, str) and value.strip().lower() in {"inf", ".inf", "infinity"}:
             return None
         return value
 
@@ -277,13 +279,11 @@ class Catalogue(_Strict):
 
     @model_validator(mode="after")
     def _plans_use_known_features(self) -> Self:
-        for plan_name, plan in self.plans.items():
-            unknown = sorted(set(plan.features) - set(self.features))
-            if unknown:
-                raise ValueError(
-                    f"plan '{plan_name}' uses features {unknown} that are not defined under "
-                    f"features: (defined: {sorted(self.features)})"
-                )
+        problems = undefined_features(
+            {name: list(plan.features) for name, plan in self.plans.items()}, self.features
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def plan(self, name: str) -> Plan:
@@ -291,6 +291,22 @@ class Catalogue(_Strict):
             return self.plans[name]
         except KeyError:
             raise UnknownPlanError(name, sorted(self.plans)) from None
+
+
+def undefined_features(
+    plan_features: Mapping[str, Iterable[str]], defined: Iterable[str]
+) -> list[str]:
+    """One problem per plan that lists features the catalogue does not define."""
+    known = sorted(defined)
+    problems = []
+    for plan_name, features in plan_features.items():
+        unknown = sorted(set(features) - set(known))
+        if unknown:
+            problems.append(
+                f"plan '{plan_name}' uses features {unknown} that are not defined under "
+                f"features: (defined: {known})"
+            )
+    return problems
 
 
 class UnknownPlanError(LookupError):
