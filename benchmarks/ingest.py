@@ -26,7 +26,6 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest_api.auth.keys import KeyStore, Scope
 from tests.support.server import TollgateServer
 
 LUA = Path(__file__).with_name("ingest_load.lua")
@@ -160,7 +159,7 @@ def run_server_scenarios(seconds: int, fast_path: bool) -> dict[str, Any]:
     )
     try:
         server.start()
-        key = KeyStore(server.settings.control_db).create("bench", [Scope.INGEST]).token
+        key = server.create_keys().ingest
         results: dict[str, Any] = {}
         acknowledged = 0
         for name, batch, connections in SCENARIOS:

@@ -12,7 +12,6 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
 from ingest_api.auth.authenticator import Authenticator
-from ingest_api.auth.keys import KeyStore
 from ingest_api.events.errors import RequestError
 from ingest_api.fastpath import IngestFastPath
 from ingest_api.ingest_endpoint import IngestEndpoint
@@ -21,12 +20,15 @@ from ingest_api.responses import JSON
 from ingest_api.routes import events, health
 from ingest_api.service import IngestService
 from ingest_api.settings import IngestSettings
+from tollgate.control.api_keys import KeyStore
+from tollgate.control.database import open_control_database
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     service = IngestService(settings)
-    endpoint = IngestEndpoint(service, Authenticator(KeyStore(settings.control_db)))
+    keys = KeyStore(open_control_database(settings.control_database_url), actor="ingest-api")
+    endpoint = IngestEndpoint(service, Authenticator(keys))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from ingest_api.auth.authenticator import Authenticator
-from ingest_api.auth.keys import ApiKey, Scope
 from ingest_api.ingest_endpoint import IngestEndpoint
 from ingest_api.service import IngestService
+from tollgate.control.api_keys import ApiKey, Scope
 
 
 def get_endpoint(request: Request) -> IngestEndpoint:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ingest_api.auth.authenticator import Authenticator
-from ingest_api.auth.keys import Scope
 from ingest_api.events.errors import RequestError
 from ingest_api.responses import encode
 from ingest_api.service import IngestService
+from tollgate.control.api_keys import Scope
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tollgate.settings import TollgateSettings
 
 
 def _seconds_or_iso(value: object) -> object:
@@ -27,10 +28,7 @@ def _seconds_or_iso(value: object) -> object:
 Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
-class IngestSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TOLLGATE_", extra="ignore")
-
-    data_dir: Path = Field(default=Path("data"), description="Root of WAL, Parquet and key store.")
+class IngestSettings(TollgateSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
@@ -63,10 +61,6 @@ class IngestSettings(BaseSettings):
     @property
     def events_dir(self) -> Path:
         return self.data_dir / "events"
-
-    @property
-    def control_db(self) -> Path:
-        return self.data_dir / "control.sqlite"
 
     @property
     def journal_path(self) -> Path:

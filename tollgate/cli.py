@@ -6,10 +6,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
-from ingest_api.auth.keys import KeyStore, Scope, UnknownKeyError
 from ingest_api.settings import IngestSettings
+from tollgate.cli_common import (
+    Actor,
+    ControlUrl,
+    DataDir,
+    build_settings,
+    control_engine,
+    default_actor,
+    handles_errors,
+)
+from tollgate.cli_control import register
+from tollgate.control.api_keys import KeyStore, Scope, UnknownKeyError
 
 app = typer.Typer(
     help="Tollgate: usage-based billing. Run 'tollgate demo' to see it work end to end.",
@@ -18,30 +27,11 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Where WAL, Parquet and the key store live [env: TOLLGATE_DATA_DIR; default: ./data].",
-        show_default=False,
-    ),
-]
+register(app)
 
 
 def _settings(data_dir: Path | None, **overrides: object) -> IngestSettings:
-    values = {k: v for k, v in overrides.items() if v is not None}
-    if data_dir is not None:
-        values["data_dir"] = data_dir
-    try:
-        return IngestSettings(**values)  # type: ignore[arg-type]
-    except ValidationError as error:
-        problems = "; ".join(
-            f"TOLLGATE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in error.errors()
-        )
-        typer.echo(f"Invalid configuration: {problems}", err=True)
-        raise typer.Exit(2) from None
+    return build_settings(IngestSettings, data_dir=data_dir, **overrides)
 
 
 @app.command()
@@ -53,14 +43,16 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="Port to bind [env: TOLLGATE_PORT; default 8000].")
     ] = None,
+    control_url: ControlUrl = None,
 ) -> None:
     """Run the ingest API (one process; see docs/architecture.md for why)."""
     from tollgate.server import run_server
 
-    run_server(_settings(data_dir, host=host, port=port))
+    run_server(_settings(data_dir, host=host, port=port, control_url=control_url))
 
 
 @keys_app.command("create")
+@handles_errors
 def keys_create(
     name: Annotated[str, typer.Option(help="Who the key is for, e.g. the service's name.")],
     scope: Annotated[
@@ -68,9 +60,12 @@ def keys_create(
         typer.Option(help="Scope(s) to grant; repeat for several. admin implies all."),
     ],
     data_dir: DataDir = None,
+    control_url: ControlUrl = None,
+    actor: Actor = None,
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
-    created = KeyStore(_settings(data_dir).control_db).create(name, scope)
+    with control_engine(_settings(data_dir, control_url=control_url)) as engine:
+        created = KeyStore(engine, actor=actor or default_actor()).create(name, scope)
     typer.echo(f"key id: {created.key.key_id}")
     typer.echo(f"scopes: {', '.join(sorted(created.key.scopes))}")
     typer.echo(f"key:    {created.token}")
@@ -78,9 +73,11 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(data_dir: DataDir = None) -> None:
+@handles_errors
+def keys_list(data_dir: DataDir = None, control_url: ControlUrl = None) -> None:
     """List keys (ids, names, scopes, state); never the keys themselves."""
-    keys = KeyStore(_settings(data_dir).control_db).list()
+    with control_engine(_settings(data_dir, control_url=control_url)) as engine:
+        keys = KeyStore(engine).list()
     if not keys:
         typer.echo("No keys yet. Create one with: tollgate keys create --name NAME --scope ingest")
         return
@@ -92,13 +89,17 @@ def keys_list(data_dir: DataDir = None) -> None:
 
 
 @keys_app.command("revoke")
+@handles_errors
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id shown by 'tollgate keys list'.")],
     data_dir: DataDir = None,
+    control_url: ControlUrl = None,
+    actor: Actor = None,
 ) -> None:
     """Revoke a key; a running server refuses it from its next request."""
     try:
-        key = KeyStore(_settings(data_dir).control_db).revoke(key_id)
+        with control_engine(_settings(data_dir, control_url=control_url)) as engine:
+            key = KeyStore(engine, actor=actor or default_actor()).revoke(key_id)
     except UnknownKeyError:
         typer.echo(f"No key with id '{key_id}'. See 'tollgate keys list'.", err=True)
         raise typer.Exit(2) from None

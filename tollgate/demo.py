@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -22,10 +24,12 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ingest_api.auth.keys import KeyStore, Scope
 from ingest_api.settings import IngestSettings
 from tollgate.client import TollgateClient
-from tollgate.traffic import TrafficPlan, generate
+from tollgate.control.api_keys import KeyStore, Scope
+from tollgate.control.database import open_control_database
+from tollgate.control.service import ControlService
+from tollgate.traffic import TrafficPlan, customer_ids, generate
 
 console = Console()
 
@@ -46,16 +50,19 @@ def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_run
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
     settings = IngestSettings(data_dir=data_dir, port=port)
-    store = KeyStore(settings.control_db)
+    engine = open_control_database(settings.control_database_url)
+    store = KeyStore(engine, actor="demo")
     ingest_key = store.create("demo-traffic", [Scope.INGEST]).token
     admin_key = store.create("demo-admin", [Scope.ADMIN]).token
+    plans = _create_customers(ControlService(engine, settings.catalogue(), actor="demo"), customers)
+    engine.dispose()
 
     server = _start_server(settings)
     try:
         console.print(f"[bold]Ingest API[/] listening on {server.url} (data in {data_dir}/)")
         outcome = _send_traffic(server.url, ingest_key, TrafficPlan(customers, events))
         stored = _wait_for_parquet(settings, outcome.accepted)
-        _print_summary(server.url, settings, ingest_key, admin_key, outcome, stored)
+        _print_summary(server.url, settings, ingest_key, admin_key, outcome, stored, plans)
         if keep_running:
             console.print("\nThe server keeps running; press Ctrl-C to stop.")
             server.process.wait()
@@ -63,6 +70,31 @@ def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_run
         console.print("\nStopping.")
     finally:
         server.stop()
+
+
+# Where the demo's customers live, in turn; billing cycles follow each one's wall clock.
+_TIMEZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
+
+
+def _create_customers(service: ControlService, count: int) -> Counter[str]:
+    """The traffic's customers, each subscribed to a plan (in turn through the catalogue).
+
+    Subscriptions started 40 days ago, so the traffic falls into each one's second cycle.
+    """
+    plans = list(service.catalogue.plans)
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
+    subscribed: Counter[str] = Counter()
+    for n, customer_id in enumerate(customer_ids(count)):
+        plan = plans[n % len(plans)]
+        service.create_customer(
+            customer_id,
+            name=f"Demo customer {n + 1}",
+            email=f"billing+{customer_id}@example.com",
+            timezone=_TIMEZONES[n % len(_TIMEZONES)],
+        )
+        service.subscribe(customer_id, plan, at=started)
+        subscribed[plan] += 1
+    return subscribed
 
 
 def _start_server(settings: IngestSettings) -> DemoServer:
@@ -172,8 +204,11 @@ def _print_summary(
     admin_key: str,
     outcome: TrafficOutcome,
     stored: tuple[int, int],
+    plans: Counter[str],
 ) -> None:
     table = Table(title="What the demo did", show_header=False)
+    table.add_row("customers created (control plane)", f"{plans.total():,}")
+    table.add_row("subscriptions by plan", ", ".join(f"{p} {n}" for p, n in plans.items()))
     table.add_row("events posted over HTTP", f"{outcome.tracked:,}")
     table.add_row("accepted (durable, counted once)", f"{outcome.accepted:,}")
     table.add_row("duplicates (re-sent, not counted)", f"{outcome.duplicates:,}")
@@ -186,6 +221,11 @@ def _print_summary(
     console.print(table)
     console.print(f"API docs:   {url}/docs")
     console.print(f"Metrics:    {url}/metrics")
+    console.print(
+        f"Customers:  tollgate customers list --data-dir {settings.data_dir}   "
+        f"(and: customers show cus_00001, audit)",
+        highlight=False,
+    )
     console.print(f"Ingest key: {ingest_key}")
     console.print(f"Admin key:  {admin_key}")
     event = (

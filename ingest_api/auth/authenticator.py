@@ -1,14 +1,14 @@
 """Turns an ``Authorization`` header into an API key, or a 401/403 error.
 
-Keys are cached in memory and re-read whenever the key store changes (one 4-byte read per request
-instead of a database query), so ``tollgate keys create`` and ``revoke`` take effect on a
-running server at once.
+Keys are cached in memory and re-read whenever the key store's version changes (a few
+microseconds per request instead of a query; see ``KeyStore.version``), so ``tollgate keys
+create`` and ``revoke`` take effect on a running server at once (within a second on PostgreSQL).
 """
 
 from __future__ import annotations
 
-from ingest_api.auth.keys import ApiKey, KeyStore, Scope, hash_token
 from ingest_api.events.errors import RequestError
+from tollgate.control.api_keys import ApiKey, KeyStore, Scope, hash_token
 
 
 class Authenticator:

@@ -155,9 +155,9 @@ def test_oversized_body_is_413_before_parsing(http: httpx.Client, shared_keys: S
 
 
 def test_revoked_key_is_refused_at_once(http: httpx.Client, shared_server: TollgateServer) -> None:
-    from ingest_api.auth.keys import KeyStore, Scope
+    from tollgate.control.api_keys import Scope
 
-    store = KeyStore(shared_server.settings.control_db)
+    store = shared_server.key_store()
     created = store.create("short-lived", [Scope.INGEST])
     assert http.post("/v1/events", json=_event(), headers=_auth(created.token)).status_code == 200
     store.revoke(created.key.key_id)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from ingest_api.auth.keys import KeyStore, Scope
 from ingest_api.settings import IngestSettings
+from tollgate.control.api_keys import KeyStore, Scope
+from tollgate.control.database import open_control_database
 
 
 def free_port() -> int:
@@ -60,8 +61,11 @@ class TollgateServer:
     def settings(self) -> IngestSettings:
         return IngestSettings(data_dir=self.data_dir)
 
+    def key_store(self) -> KeyStore:
+        return KeyStore(open_control_database(self.settings.control_database_url), actor="tests")
+
     def create_keys(self) -> ServerKeys:
-        store = KeyStore(self.settings.control_db)
+        store = self.key_store()
         return ServerKeys(
             ingest=store.create("tests-ingest", [Scope.INGEST]).token,
             read=store.create("tests-read", [Scope.READ]).token,

@@ -6,7 +6,6 @@ Enabled in dbt_project/profiles.yml (``plugins: [{module: tollgate.billing.dbt_p
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,14 @@ from duckdb import DuckDBPyConnection
 
 from tollgate.billing.catalogue import default_catalogue
 from tollgate.billing.duckdb_functions import register_pricing_functions
+from tollgate.settings import TollgateSettings
 
 
 class Plugin(BasePlugin):
     def initialize(self, plugin_config: dict[str, Any]) -> None:
-        configured = plugin_config.get("plans_file") or os.environ.get("TOLLGATE_PLANS_FILE")
-        self._plans_file = Path(configured) if configured else None
+        configured = plugin_config.get("plans_file")
+        # Otherwise the same setting every other Tollgate process reads (TOLLGATE_PLANS_FILE).
+        self._plans_file = Path(configured) if configured else TollgateSettings().plans_file
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         register_pricing_functions(conn, default_catalogue(self._plans_file))

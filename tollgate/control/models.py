@@ -1,0 +1,107 @@
+"""What the control plane's queries return: plain, frozen values, never live rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from tollgate.billing.catalogue import Plan
+from tollgate.billing.catalogue.model import CycleAnchor, Enforcement
+from tollgate.billing.cycles import Cycle
+
+
+class When(StrEnum):
+    NOW = "now"
+    PERIOD_END = "period_end"
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: str
+    name: str
+    email: str | None
+    timezone: str
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+    stripe_customer_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    customer_id: str
+    status: str  # active | canceled: what the last change made it; see active_at
+    started_at: datetime
+    billing_anchor: datetime
+    anchoring: CycleAnchor | None  # None: the plan's cycle_anchor
+    cancel_at: datetime | None  # scheduled end (canceled at period end)
+    ended_at: datetime | None  # actual end (canceled now)
+    created_at: datetime
+
+    @property
+    def ends_at(self) -> datetime | None:
+        return self.ended_at or self.cancel_at
+
+    def active_at(self, moment: datetime) -> bool:
+        end = self.ends_at
+        return self.started_at <= moment and (end is None or moment < end)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPeriod:
+    """A row of a subscription's plan history: ``plan`` over ``[effective_from, effective_to)``."""
+
+    subscription_id: str
+    plan: str
+    effective_from: datetime
+    effective_to: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    id: int
+    subscription_id: str
+    from_plan: str
+    to_plan: str | None  # None: the subscription was canceled
+    at: datetime
+    timing: When
+    credit: int  # minor units, <= 0
+    charge: int  # minor units, >= 0
+    currency: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActivePlan:
+    subscription: Subscription
+    plan_name: str
+    plan: Plan
+    cycle: Cycle  # the billing cycle containing the moment asked about
+
+
+@dataclass(frozen=True, slots=True)
+class LimitOverride:
+    customer_id: str
+    feature: str
+    value: Decimal | None  # None: unlimited
+    enforcement: Enforcement | None  # None when unlimited
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveLimit:
+    feature: str
+    value: Decimal | None  # None: unlimited
+    enforcement: Enforcement | None
+    source: Literal["plan", "override"]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveLimits:
+    customer_id: str
+    plan: str | None  # the plan at the moment asked about; None without a subscription
+    limits: dict[str, EffectiveLimit]

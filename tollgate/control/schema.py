@@ -1,0 +1,150 @@
+"""The control database's tables. Change them only together with a migration (``migrations/``).
+
+Money is integer minor units, quantities exact decimals, times aware UTC (see ``types.py``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+
+from tollgate.control.types import Quantity, UtcDateTime
+
+# Stable constraint names, so that migrations can refer to them on both backends.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    # The customer_id that usage events carry.
+    Column("id", String(255), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("timezone", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("stripe_customer_id", String(64), unique=True),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("customer_id", String(255), ForeignKey("customers.id"), nullable=False, index=True),
+    # What the last change made it: active, or canceled (ended). A subscription canceled at
+    # period end stays active until cancel_at; queries "at a moment" read the times, not this.
+    Column("status", String(16), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    # Cycles are counted from here (Stripe's billing_cycle_anchor).
+    Column("billing_anchor", UtcDateTime, nullable=False),
+    # anniversary | calendar; None follows the plan's cycle_anchor.
+    Column("anchoring", String(16)),
+    Column("cancel_at", UtcDateTime),
+    Column("ended_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("status in ('active', 'canceled')", name="status"),
+)
+
+subscription_plans = Table(
+    "subscription_plans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id", String(64), ForeignKey("subscriptions.id"), nullable=False, index=True
+    ),
+    Column("plan", String(64), nullable=False),
+    # [effective_from, effective_to); a row starting in the future is a scheduled change.
+    Column("effective_from", UtcDateTime, nullable=False),
+    Column("effective_to", UtcDateTime),
+)
+
+plan_changes = Table(
+    "plan_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id", String(64), ForeignKey("subscriptions.id"), nullable=False, index=True
+    ),
+    Column("from_plan", String(64), nullable=False),
+    # None: the subscription was canceled at ``at`` (credit is the unused base price).
+    Column("to_plan", String(64)),
+    Column("at", UtcDateTime, nullable=False),
+    # now | period_end
+    Column("timing", String(16), nullable=False),
+    # Minor units, as tollgate.billing.proration computed them; stored so that an invoice
+    # re-run months later gives the same lines even if the catalogue's prices changed since.
+    Column("credit", BigInteger, nullable=False),
+    Column("charge", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("credit <= 0 and charge >= 0", name="signs"),
+)
+
+limit_overrides = Table(
+    "limit_overrides",
+    metadata,
+    Column("customer_id", String(255), ForeignKey("customers.id"), primary_key=True),
+    Column("feature", String(64), primary_key=True),
+    # None: unlimited.
+    Column("value", Quantity),
+    # hard | soft; None when unlimited.
+    Column("enforcement", String(8)),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+notification_reads = Table(
+    "notification_reads",
+    metadata,
+    Column("customer_id", String(255), ForeignKey("customers.id"), primary_key=True),
+    Column("notification_id", String(200), primary_key=True),
+    Column("read_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    # Comma-separated, sorted: ingest,read,admin.
+    Column("scopes", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", UtcDateTime, nullable=False),
+    # Who: cli:<login>, api:<key id>, stripe-sync, demo ...
+    Column("actor", String(200), nullable=False),
+    # What: customer.create, subscription.change_plan, api_key.revoke ...
+    Column("action", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", String(200), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Index(None, "entity", "entity_id"),
+)

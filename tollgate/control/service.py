@@ -1,0 +1,877 @@
+"""The control plane's operations: what the billing API, the pipeline, Stripe sync and the CLI call.
+
+Each change is one transaction that also writes its audit row (actor, before, after), so the
+log and the state can never disagree. Plans come from the catalogue passed in, never from the
+database: the database stores plan names, the catalogue says what they mean. Money follows
+``tollgate.billing.proration`` and is stored as it computed it, so invoices re-run identically.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, RowMapping, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tollgate.billing.catalogue import Catalogue, Plan, UnknownPlanError
+from tollgate.billing.catalogue.model import CycleAnchor, Enforcement
+from tollgate.billing.cycles import CycleRule
+from tollgate.billing.proration import prorate_change, stretch_amount
+from tollgate.control import audit, validation
+from tollgate.control.database import read_transaction, write_transaction
+from tollgate.control.errors import (
+    ConflictError,
+    InvalidValueError,
+    UnknownCustomerError,
+    UnknownFeatureError,
+    UnknownPlanNameError,
+    UnknownSubscriptionError,
+)
+from tollgate.control.models import (
+    ActivePlan,
+    Customer,
+    EffectiveLimit,
+    EffectiveLimits,
+    LimitOverride,
+    PlanChange,
+    PlanPeriod,
+    Subscription,
+    When,
+)
+from tollgate.control.schema import (
+    customers,
+    limit_overrides,
+    notification_reads,
+    plan_changes,
+    subscription_plans,
+    subscriptions,
+)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ControlService:
+    """Operations on one control database, on behalf of ``actor`` (recorded in the audit log)."""
+
+    def __init__(
+        self, engine: Engine, catalogue: Catalogue, *, actor: str, clock: Clock = utc_now
+    ) -> None:
+        if not actor.strip():
+            raise InvalidValueError("an actor is required: who is making these changes?")
+        self.engine = engine
+        self.catalogue = catalogue
+        self.actor = actor
+        self._clock = clock
+
+    # -- customers ---------------------------------------------------------------------------
+
+    def create_customer(
+        self,
+        customer_id: str,
+        *,
+        name: str,
+        email: str | None = None,
+        timezone: str = "UTC",
+        currency: str = "usd",
+    ) -> Customer:
+        now = self._clock()
+        row = {
+            "id": validation.customer_id(customer_id),
+            "name": validation.name(name),
+            "email": validation.email(email),
+            "timezone": validation.timezone(timezone),
+            "currency": validation.currency(currency),
+            "created_at": now,
+            "updated_at": now,
+            "stripe_customer_id": None,
+        }
+        with write_transaction(self.engine) as db:
+            existing = _customer_row(db, customer_id)
+            if existing is not None:
+                raise _customer_exists(existing)
+            try:
+                db.execute(insert(customers).values(row))
+            except IntegrityError:  # created by someone else since the check above
+                raise _customer_exists(row) from None
+            self._audit(db, "customer.create", "customer", customer_id, None, row)
+        return _customer(row)
+
+    def update_customer(
+        self,
+        customer_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        timezone: str | None = None,
+        currency: str | None = None,
+        stripe_customer_id: str | None = None,
+    ) -> Customer:
+        """Changes the fields given (None leaves a field as it is)."""
+        changes: dict[str, object] = {}
+        if name is not None:
+            changes["name"] = validation.name(name)
+        if email is not None:
+            changes["email"] = validation.email(email)
+        if timezone is not None:
+            changes["timezone"] = validation.timezone(timezone)
+        if currency is not None:
+            changes["currency"] = validation.currency(currency)
+        if stripe_customer_id is not None:
+            changes["stripe_customer_id"] = stripe_customer_id
+        with write_transaction(self.engine) as db:
+            before = self._lock_customer(db, customer_id)
+            if "currency" in changes and changes["currency"] != before["currency"]:
+                subscribed = db.execute(
+                    select(subscriptions.c.id).where(subscriptions.c.customer_id == customer_id)
+                ).first()
+                if subscribed is not None:
+                    raise ConflictError(
+                        f"customer '{customer_id}' has subscriptions billed in "
+                        f"{before['currency']}; its currency cannot change (create a new "
+                        "customer for another currency)"
+                    )
+            if not changes:
+                return _customer(before)
+            changes["updated_at"] = self._clock()
+            db.execute(update(customers).where(customers.c.id == customer_id).values(changes))
+            after = {**before, **changes}
+            self._audit(db, "customer.update", "customer", customer_id, before, after)
+        return _customer(after)
+
+    def get_customer(self, customer_id: str) -> Customer:
+        with read_transaction(self.engine) as db:
+            row = _customer_row(db, customer_id)
+        if row is None:
+            raise UnknownCustomerError(customer_id)
+        return _customer(row)
+
+    def list_customers(self) -> list[Customer]:
+        with read_transaction(self.engine) as db:
+            rows = db.execute(select(customers).order_by(customers.c.id)).mappings().all()
+        return [_customer(row) for row in rows]
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        customer_id: str,
+        plan: str,
+        *,
+        at: datetime | None = None,
+        anchoring: CycleAnchor | None = None,
+    ) -> Subscription:
+        """Starts ``plan`` for the customer at ``at`` (default now); one subscription at a time."""
+        at = self._moment(at, "start time")
+        chosen = self._plan(plan)
+        with write_transaction(self.engine) as db:
+            customer = self._lock_customer(db, customer_id)
+            _check_currency(customer, plan, chosen)
+            overlapping = db.execute(
+                select(subscriptions)
+                .where(subscriptions.c.customer_id == customer_id)
+                .order_by(subscriptions.c.started_at)
+            ).mappings()
+            for existing in map(_subscription, overlapping):
+                end = existing.ends_at
+                if end is None or end > at:
+                    until = f"until {end.isoformat()}" if end else "with no end"
+                    raise ConflictError(
+                        f"customer '{customer_id}' already has subscription '{existing.id}' "
+                        f"(from {existing.started_at.isoformat()} {until}); change its plan "
+                        "with 'tollgate subscriptions change' or cancel it first"
+                    )
+            row = {
+                "id": f"sub_{secrets.token_hex(8)}",
+                "customer_id": customer_id,
+                "status": "active",
+                "started_at": at,
+                "billing_anchor": at,
+                "anchoring": anchoring.value if anchoring else None,
+                "cancel_at": None,
+                "ended_at": None,
+                "created_at": self._clock(),
+            }
+            db.execute(insert(subscriptions).values(row))
+            db.execute(
+                insert(subscription_plans).values(
+                    subscription_id=row["id"], plan=plan, effective_from=at, effective_to=None
+                )
+            )
+            after = _subscription_state(db, str(row["id"]))
+            self._audit(db, "subscription.create", "subscription", str(row["id"]), None, after)
+        return _subscription(row)
+
+    def change_plan(
+        self,
+        subscription_id: str,
+        new_plan: str,
+        *,
+        at: datetime | None = None,
+        when: When | None = None,
+    ) -> PlanChange:
+        """Moves the subscription to ``new_plan``.
+
+        ``when=None`` upgrades (new base price >= old) now, with the unused part of the old
+        base price credited and the rest of the cycle on the new one charged; downgrades take
+        effect at the end of the current period, with nothing to prorate. A change scheduled
+        earlier and not yet in effect is replaced.
+        """
+        at = self._moment(at, "change time")
+        target = self._plan(new_plan)
+        with write_transaction(self.engine) as db:
+            subscription, customer = self._lock_subscription(db, subscription_id)
+            self._require_active(subscription, at)
+            self._require_in_order(db, subscription, at)
+            before = _subscription_state(db, subscription_id)
+            current_name = _plan_row_at(db, subscription_id, at)["plan"]
+            if current_name == new_plan:
+                raise ConflictError(
+                    f"subscription '{subscription_id}' is already on plan '{new_plan}' at "
+                    f"{at.isoformat()}"
+                )
+            current = self._plan(current_name)
+            _check_currency(customer, new_plan, target)
+            timing = when or (
+                When.NOW if target.base_price >= current.base_price else When.PERIOD_END
+            )
+            cycle = self._cycle_rule(subscription, customer, current).cycle_at(at)
+            # A scheduled cancellation stays: the new plan runs until it.
+            self._drop_pending_changes(db, subscription_id, after=at, keep_cancellation=True)
+            if timing is When.NOW:
+                proration = prorate_change(current.base_price, target.base_price, cycle, at)
+                effective, credit, charge = at, proration.credit, proration.charge
+            else:
+                if subscription.cancel_at is not None and subscription.cancel_at <= cycle.end:
+                    raise ConflictError(
+                        f"subscription '{subscription_id}' ends at "
+                        f"{subscription.cancel_at.isoformat()}, the end of this period, so a "
+                        "change at period end would never take effect; change it now "
+                        "(--when now) or subscribe again after it ends"
+                    )
+                effective, credit, charge = cycle.end, 0, 0
+            self._switch_plan(db, subscription, new_plan, effective)
+            change = self._record_change(
+                db,
+                subscription_id,
+                current_name,
+                new_plan,
+                effective,
+                timing,
+                credit,
+                charge,
+                customer["currency"],
+            )
+            after = _subscription_state(db, subscription_id)
+            self._audit(
+                db,
+                "subscription.change_plan",
+                "subscription",
+                subscription_id,
+                before,
+                {**after, "change": _change_state(change)},
+            )
+        return change
+
+    def cancel(
+        self, subscription_id: str, *, at_period_end: bool, at: datetime | None = None
+    ) -> Subscription:
+        """Ends the subscription now (crediting the unused base price) or at period end."""
+        at = self._moment(at, "cancellation time")
+        with write_transaction(self.engine) as db:
+            subscription, customer = self._lock_subscription(db, subscription_id)
+            self._require_active(subscription, at)
+            self._require_in_order(db, subscription, at)
+            before = _subscription_state(db, subscription_id)
+            plan_name = _plan_row_at(db, subscription_id, at)["plan"]
+            plan = self._plan(plan_name)
+            cycle = self._cycle_rule(subscription, customer, plan).cycle_at(at)
+            values: dict[str, object]
+            if at_period_end:
+                if subscription.cancel_at is not None:
+                    raise ConflictError(
+                        f"subscription '{subscription_id}' is already set to end at "
+                        f"{subscription.cancel_at.isoformat()}"
+                    )
+                end, credit, values = cycle.end, 0, {"cancel_at": cycle.end}
+                timing = When.PERIOD_END
+            else:
+                end = at
+                credit = -stretch_amount(plan.base_price, cycle, at, cycle.end)
+                values = {"status": "canceled", "ended_at": at, "cancel_at": None}
+                timing = When.NOW
+            self._drop_pending_changes(db, subscription_id, after=at, keep_cancellation=False)
+            db.execute(
+                update(subscriptions).where(subscriptions.c.id == subscription_id).values(values)
+            )
+            _end_plan_rows(db, subscription_id, end)
+            self._record_change(
+                db, subscription_id, plan_name, None, end, timing, credit, 0, customer["currency"]
+            )
+            after = _subscription_state(db, subscription_id)
+            self._audit(db, "subscription.cancel", "subscription", subscription_id, before, after)
+            row = (
+                db.execute(select(subscriptions).where(subscriptions.c.id == subscription_id))
+                .mappings()
+                .one()
+            )
+        return _subscription(row)
+
+    def get_subscription(self, subscription_id: str) -> Subscription:
+        with read_transaction(self.engine) as db:
+            row = _subscription_row(db, subscription_id)
+        if row is None:
+            raise UnknownSubscriptionError(subscription_id)
+        return _subscription(row)
+
+    def list_subscriptions(self, customer_id: str | None = None) -> list[Subscription]:
+        query = select(subscriptions).order_by(
+            subscriptions.c.customer_id, subscriptions.c.started_at
+        )
+        with read_transaction(self.engine) as db:
+            if customer_id is not None:
+                if _customer_row(db, customer_id) is None:
+                    raise UnknownCustomerError(customer_id)
+                query = query.where(subscriptions.c.customer_id == customer_id)
+            rows = db.execute(query).mappings().all()
+        return [_subscription(row) for row in rows]
+
+    def active_plan(self, customer_id: str, at: datetime | None = None) -> ActivePlan | None:
+        """The customer's subscription, plan and billing cycle at ``at`` (default now)."""
+        at = self._moment(at, "time")
+        with read_transaction(self.engine) as db:
+            return self._active_plan(db, customer_id, at)
+
+    def plan_at(self, subscription_id: str, at: datetime | None = None) -> str | None:
+        """The plan in effect at ``at`` (default now); None before the start or after the end."""
+        at = self._moment(at, "time")
+        with read_transaction(self.engine) as db:
+            row = _subscription_row(db, subscription_id)
+            if row is None:
+                raise UnknownSubscriptionError(subscription_id)
+            if not _subscription(row).active_at(at):
+                return None
+            return str(_plan_row_at(db, subscription_id, at)["plan"])
+
+    def plan_history(self, subscription_id: str) -> list[PlanPeriod]:
+        """Every plan period, oldest first; a period starting in the future is scheduled."""
+        with read_transaction(self.engine) as db:
+            if _subscription_row(db, subscription_id) is None:
+                raise UnknownSubscriptionError(subscription_id)
+            return [PlanPeriod(**row) for row in _plan_rows(db, subscription_id)]
+
+    def plan_changes(self, subscription_id: str) -> list[PlanChange]:
+        with read_transaction(self.engine) as db:
+            if _subscription_row(db, subscription_id) is None:
+                raise UnknownSubscriptionError(subscription_id)
+            rows = db.execute(
+                select(plan_changes)
+                .where(plan_changes.c.subscription_id == subscription_id)
+                .order_by(plan_changes.c.at, plan_changes.c.id)
+            ).mappings()
+            return [_change(row) for row in rows]
+
+    # -- limits --------------------------------------------------------------------------------
+
+    def set_limit(
+        self,
+        customer_id: str,
+        feature: str,
+        value: Decimal | int | str | None,
+        enforcement: Enforcement | None = None,
+    ) -> LimitOverride:
+        """Overrides one feature's limit for the customer; ``value=None`` is unlimited.
+
+        ``enforcement=None`` keeps what the customer's current plan says for the feature
+        (hard if the plan has no limit for it).
+        """
+        self._feature(feature)
+        number = None if value is None else validation.limit_value(value)
+        now = self._clock()
+        with write_transaction(self.engine) as db:
+            self._lock_customer(db, customer_id)
+            if number is None:
+                enforcement = None
+            elif enforcement is None:
+                enforcement = self._plan_enforcement(db, customer_id, feature, now)
+            before = _overrides(db, customer_id, [feature])
+            row = {
+                "customer_id": customer_id,
+                "feature": feature,
+                "value": number,
+                "enforcement": enforcement.value if enforcement else None,
+                "updated_at": now,
+            }
+            _delete_overrides(db, customer_id, [feature])
+            db.execute(insert(limit_overrides).values(row))
+            self._audit(db, "limits.set", "limits", customer_id, before, {feature: row})
+        return _override(row)
+
+    def clear_limit(self, customer_id: str, feature: str) -> None:
+        """Drops one feature's override, so the customer's plan decides it again."""
+        self._feature(feature)
+        with write_transaction(self.engine) as db:
+            self._lock_customer(db, customer_id)
+            before = _overrides(db, customer_id, [feature])
+            if not before:
+                raise ConflictError(
+                    f"customer '{customer_id}' has no override for '{feature}'; "
+                    "see 'tollgate limits show'"
+                )
+            _delete_overrides(db, customer_id, [feature])
+            self._audit(db, "limits.clear", "limits", customer_id, before, {})
+
+    def set_limits_from_plan(
+        self, customer_id: str, plan: str | None = None
+    ) -> list[LimitOverride]:
+        """Replaces the customer's overrides.
+
+        ``plan=None`` drops them all, so the customer follows their current plan's limits
+        (and any later plan's). A plan name copies that plan's limits (the features it lists)
+        as overrides, which then stay when the customer changes plans.
+        """
+        source = None if plan is None else self._plan(plan)
+        now = self._clock()
+        with write_transaction(self.engine) as db:
+            self._lock_customer(db, customer_id)
+            before = _overrides(db, customer_id)
+            _delete_overrides(db, customer_id)
+            rows = [
+                {
+                    "customer_id": customer_id,
+                    "feature": feature,
+                    "value": spec.limit.value if spec.limit else None,
+                    "enforcement": spec.limit.enforcement.value if spec.limit else None,
+                    "updated_at": now,
+                }
+                for feature, spec in sorted((source.features if source else {}).items())
+            ]
+            if rows:
+                db.execute(insert(limit_overrides), rows)
+            action = "limits.reset" if plan is None else "limits.copy_from_plan"
+            after = {str(row["feature"]): row for row in rows}
+            self._audit(
+                db, action, "limits", customer_id, before, {"plan": plan, "overrides": after}
+            )
+        return [_override(row) for row in rows]
+
+    def limit_overrides(self, customer_id: str) -> list[LimitOverride]:
+        with read_transaction(self.engine) as db:
+            if _customer_row(db, customer_id) is None:
+                raise UnknownCustomerError(customer_id)
+            return [_override(row) for row in _override_rows(db, customer_id)]
+
+    def effective_limits(self, customer_id: str, at: datetime | None = None) -> EffectiveLimits:
+        """The plan's limits at ``at`` (default now), with the customer's overrides on top.
+
+        Overrides are current state, not history: they apply at any moment asked about.
+        """
+        at = self._moment(at, "time")
+        with read_transaction(self.engine) as db:
+            active = self._active_plan(db, customer_id, at)
+            overrides = _override_rows(db, customer_id)
+        limits: dict[str, EffectiveLimit] = {}
+        if active is not None:
+            for feature, spec in active.plan.features.items():
+                limits[feature] = EffectiveLimit(
+                    feature,
+                    spec.limit.value if spec.limit else None,
+                    spec.limit.enforcement if spec.limit else None,
+                    "plan",
+                )
+        for row in overrides:
+            override = _override(row)
+            limits[override.feature] = EffectiveLimit(
+                override.feature, override.value, override.enforcement, "override"
+            )
+        return EffectiveLimits(
+            customer_id,
+            active.plan_name if active else None,
+            dict(sorted(limits.items())),
+        )
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def mark_notification_read(
+        self, customer_id: str, notification_id: str, *, at: datetime | None = None
+    ) -> datetime:
+        """Records that the customer read a notification; reading it again changes nothing."""
+        validation.notification_id(notification_id)
+        at = self._moment(at, "read time")
+        with write_transaction(self.engine) as db:
+            self._lock_customer(db, customer_id)
+            key = (notification_reads.c.customer_id == customer_id) & (
+                notification_reads.c.notification_id == notification_id
+            )
+            existing = db.execute(select(notification_reads).where(key)).mappings().first()
+            if existing is not None:
+                read_at: datetime = existing["read_at"]
+                return read_at
+            row = {"customer_id": customer_id, "notification_id": notification_id, "read_at": at}
+            db.execute(insert(notification_reads).values(row))
+            self._audit(
+                db,
+                "notification.read",
+                "notification",
+                f"{customer_id}/{notification_id}",
+                None,
+                row,
+            )
+        return at
+
+    def read_notifications(self, customer_id: str) -> dict[str, datetime]:
+        with read_transaction(self.engine) as db:
+            if _customer_row(db, customer_id) is None:
+                raise UnknownCustomerError(customer_id)
+            rows: Sequence[tuple[str, datetime]] = db.execute(
+                select(notification_reads.c.notification_id, notification_reads.c.read_at)
+                .where(notification_reads.c.customer_id == customer_id)
+                .order_by(notification_reads.c.notification_id)
+            ).all()
+        return {str(notification): read_at for notification, read_at in rows}
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    def audit_entries(
+        self, *, entity: str | None = None, entity_id: str | None = None, limit: int = 50
+    ) -> list[audit.AuditEntry]:
+        with read_transaction(self.engine) as db:
+            return audit.entries(db, entity=entity, entity_id=entity_id, limit=limit)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        db: Connection,
+        action: str,
+        entity: str,
+        entity_id: str,
+        before: Mapping[Any, Any] | None,
+        after: Mapping[Any, Any] | None,
+    ) -> None:
+        audit.record(
+            db,
+            at=self._clock(),
+            actor=self.actor,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
+
+    def _moment(self, at: datetime | None, what: str) -> datetime:
+        return self._clock() if at is None else validation.moment(at, what)
+
+    def _plan(self, name: str) -> Plan:
+        try:
+            return self.catalogue.plan(name)
+        except UnknownPlanError:
+            raise UnknownPlanNameError(name, sorted(self.catalogue.plans)) from None
+
+    def _feature(self, feature: str) -> None:
+        if feature not in self.catalogue.features:
+            raise UnknownFeatureError(feature, sorted(self.catalogue.features))
+
+    def _lock_customer(self, db: Connection, customer_id: str) -> RowMapping:
+        # FOR UPDATE serialises changes to one customer on PostgreSQL (SQLite's writers are
+        # serialised already by BEGIN IMMEDIATE), so two "subscribe" calls cannot both pass
+        # the one-subscription check.
+        row = (
+            db.execute(select(customers).where(customers.c.id == customer_id).with_for_update())
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise UnknownCustomerError(customer_id)
+        return row
+
+    def _lock_subscription(
+        self, db: Connection, subscription_id: str
+    ) -> tuple[Subscription, RowMapping]:
+        row = _subscription_row(db, subscription_id)
+        if row is None:
+            raise UnknownSubscriptionError(subscription_id)
+        customer = self._lock_customer(db, row["customer_id"])
+        # Re-read under the customer's lock: it may have changed while we waited.
+        return _subscription(_subscription_row(db, subscription_id) or row), customer
+
+    @staticmethod
+    def _require_active(subscription: Subscription, at: datetime) -> None:
+        if at < subscription.started_at:
+            raise ConflictError(
+                f"subscription '{subscription.id}' starts at "
+                f"{subscription.started_at.isoformat()}, after {at.isoformat()}"
+            )
+        if subscription.ended_at is not None and at >= subscription.ended_at:
+            raise ConflictError(
+                f"subscription '{subscription.id}' was canceled at "
+                f"{subscription.ended_at.isoformat()}; subscribe the customer again instead"
+            )
+        if subscription.cancel_at is not None and at >= subscription.cancel_at:
+            raise ConflictError(
+                f"subscription '{subscription.id}' ended at "
+                f"{subscription.cancel_at.isoformat()} (canceled at period end); subscribe "
+                "the customer again instead"
+            )
+
+    def _require_in_order(self, db: Connection, subscription: Subscription, at: datetime) -> None:
+        """Changes are recorded in time order: none may go before one already in effect."""
+        now = self._clock()
+        later = db.execute(
+            select(plan_changes.c.at)
+            .where(plan_changes.c.subscription_id == subscription.id)
+            .where(plan_changes.c.at > at)
+            .where((plan_changes.c.timing == When.NOW.value) | (plan_changes.c.at <= now))
+            .order_by(plan_changes.c.at.desc())
+        ).first()
+        if later is not None:
+            raise ConflictError(
+                f"subscription '{subscription.id}' already changed at {later[0].isoformat()}, "
+                f"after {at.isoformat()}; changes must be recorded in time order"
+            )
+
+    @staticmethod
+    def _drop_pending_changes(
+        db: Connection, subscription_id: str, *, after: datetime, keep_cancellation: bool
+    ) -> None:
+        """Forgets changes scheduled after ``after``: the change being made supersedes them."""
+        pending = (
+            delete(plan_changes)
+            .where(plan_changes.c.subscription_id == subscription_id)
+            .where(plan_changes.c.at > after)
+        )
+        if keep_cancellation:
+            pending = pending.where(plan_changes.c.to_plan.is_not(None))
+        db.execute(pending)
+        db.execute(
+            delete(subscription_plans)
+            .where(subscription_plans.c.subscription_id == subscription_id)
+            .where(subscription_plans.c.effective_from > after)
+        )
+        db.execute(
+            update(subscription_plans)
+            .where(subscription_plans.c.subscription_id == subscription_id)
+            .where(subscription_plans.c.effective_to > after)
+            .values(effective_to=None)
+        )
+
+    @staticmethod
+    def _switch_plan(
+        db: Connection, subscription: Subscription, plan: str, effective: datetime
+    ) -> None:
+        _end_plan_rows(db, subscription.id, effective)
+        db.execute(
+            insert(subscription_plans).values(
+                subscription_id=subscription.id,
+                plan=plan,
+                effective_from=effective,
+                effective_to=subscription.cancel_at,
+            )
+        )
+
+    def _record_change(
+        self,
+        db: Connection,
+        subscription_id: str,
+        from_plan: str,
+        to_plan: str | None,
+        at: datetime,
+        timing: When,
+        credit: int,
+        charge: int,
+        currency: str,
+    ) -> PlanChange:
+        row: dict[str, Any] = {
+            "subscription_id": subscription_id,
+            "from_plan": from_plan,
+            "to_plan": to_plan,
+            "at": at,
+            "timing": timing.value,
+            "credit": credit,
+            "charge": charge,
+            "currency": currency,
+            "created_at": self._clock(),
+        }
+        result = db.execute(insert(plan_changes).values(row).returning(plan_changes.c.id))
+        return _change({**row, "id": result.scalar_one()})
+
+    def _cycle_rule(
+        self, subscription: Subscription, customer: RowMapping, plan: Plan
+    ) -> CycleRule:
+        return CycleRule(
+            anchor=subscription.billing_anchor,
+            interval=plan.interval,
+            anchoring=subscription.anchoring or plan.cycle_anchor,
+            timezone=customer["timezone"],
+        )
+
+    def _active_plan(self, db: Connection, customer_id: str, at: datetime) -> ActivePlan | None:
+        customer = _customer_row(db, customer_id)
+        if customer is None:
+            raise UnknownCustomerError(customer_id)
+        rows = db.execute(
+            select(subscriptions)
+            .where(subscriptions.c.customer_id == customer_id)
+            .where(subscriptions.c.started_at <= at)
+        ).mappings()
+        for subscription in map(_subscription, rows):
+            if subscription.active_at(at):
+                name = str(_plan_row_at(db, subscription.id, at)["plan"])
+                plan = self._plan(name)
+                cycle = self._cycle_rule(subscription, customer, plan).cycle_at(at)
+                return ActivePlan(subscription, name, plan, cycle)
+        return None
+
+    def _plan_enforcement(
+        self, db: Connection, customer_id: str, feature: str, at: datetime
+    ) -> Enforcement:
+        active = self._active_plan(db, customer_id, at)
+        spec = active.plan.features.get(feature) if active else None
+        return spec.limit.enforcement if spec and spec.limit else Enforcement.HARD
+
+
+# -- rows -> values ------------------------------------------------------------------------------
+
+
+def _customer_row(db: Connection, customer_id: str) -> RowMapping | None:
+    return db.execute(select(customers).where(customers.c.id == customer_id)).mappings().first()
+
+
+def _customer(row: Mapping[Any, Any]) -> Customer:
+    return Customer(**row)
+
+
+def _customer_exists(row: Mapping[Any, Any]) -> ConflictError:
+    return ConflictError(
+        f"customer '{row['id']}' already exists (created {row['created_at'].isoformat()}); "
+        "change it with update_customer / 'tollgate customers update'"
+    )
+
+
+def _check_currency(customer: Mapping[Any, Any], plan_name: str, plan: Plan) -> None:
+    if plan.currency != customer["currency"]:
+        raise ConflictError(
+            f"plan '{plan_name}' is priced in {plan.currency} but customer '{customer['id']}' "
+            f"is billed in {customer['currency']}; choose a {customer['currency']} plan"
+        )
+
+
+def _subscription_row(db: Connection, subscription_id: str) -> RowMapping | None:
+    return (
+        db.execute(select(subscriptions).where(subscriptions.c.id == subscription_id))
+        .mappings()
+        .first()
+    )
+
+
+def _subscription(row: Mapping[Any, Any]) -> Subscription:
+    anchoring = row["anchoring"]
+    return Subscription(**{**row, "anchoring": CycleAnchor(anchoring) if anchoring else None})
+
+
+def _plan_rows(db: Connection, subscription_id: str) -> list[RowMapping]:
+    return list(
+        db.execute(
+            select(
+                subscription_plans.c.subscription_id,
+                subscription_plans.c.plan,
+                subscription_plans.c.effective_from,
+                subscription_plans.c.effective_to,
+            )
+            .where(subscription_plans.c.subscription_id == subscription_id)
+            .order_by(subscription_plans.c.effective_from, subscription_plans.c.id)
+        ).mappings()
+    )
+
+
+def _plan_row_at(db: Connection, subscription_id: str, at: datetime) -> RowMapping:
+    """The history row in effect at ``at``; callers have checked the subscription is active."""
+    for row in reversed(_plan_rows(db, subscription_id)):
+        if row["effective_from"] <= at and (
+            row["effective_to"] is None or at < row["effective_to"]
+        ):
+            return row
+    raise AssertionError(f"subscription {subscription_id} has no plan at {at.isoformat()}")
+
+
+def _end_plan_rows(db: Connection, subscription_id: str, end: datetime) -> None:
+    """Ends the plan period running at ``end``; nothing after it remains."""
+    db.execute(
+        update(subscription_plans)
+        .where(subscription_plans.c.subscription_id == subscription_id)
+        .where(subscription_plans.c.effective_from <= end)
+        .where(
+            (subscription_plans.c.effective_to.is_(None))
+            | (subscription_plans.c.effective_to > end)
+        )
+        .values(effective_to=end)
+    )
+
+
+def _subscription_state(db: Connection, subscription_id: str) -> dict[str, Any]:
+    """A subscription and its plan history, as the audit log records them."""
+    row = _subscription_row(db, subscription_id)
+    assert row is not None
+    return {**row, "plans": [dict(plan) for plan in _plan_rows(db, subscription_id)]}
+
+
+def _change(row: Mapping[Any, Any]) -> PlanChange:
+    return PlanChange(**{**row, "timing": When(row["timing"])})
+
+
+def _change_state(change: PlanChange) -> dict[str, Any]:
+    return {
+        "from_plan": change.from_plan,
+        "to_plan": change.to_plan,
+        "at": change.at,
+        "timing": change.timing.value,
+        "credit": change.credit,
+        "charge": change.charge,
+        "currency": change.currency,
+    }
+
+
+def _override_rows(db: Connection, customer_id: str) -> list[RowMapping]:
+    return list(
+        db.execute(
+            select(limit_overrides)
+            .where(limit_overrides.c.customer_id == customer_id)
+            .order_by(limit_overrides.c.feature)
+        ).mappings()
+    )
+
+
+def _overrides(
+    db: Connection, customer_id: str, features: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        row["feature"]: dict(row)
+        for row in _override_rows(db, customer_id)
+        if features is None or row["feature"] in features
+    }
+
+
+def _delete_overrides(db: Connection, customer_id: str, features: list[str] | None = None) -> None:
+    query = delete(limit_overrides).where(limit_overrides.c.customer_id == customer_id)
+    if features is not None:
+        query = query.where(limit_overrides.c.feature.in_(features))
+    db.execute(query)
+
+
+def _override(row: Mapping[Any, Any]) -> LimitOverride:
+    enforcement = row["enforcement"]
+    return LimitOverride(
+        customer_id=row["customer_id"],
+        feature=row["feature"],
+        value=row["value"],
+        enforcement=Enforcement(enforcement) if enforcement else None,
+        updated_at=row["updated_at"],
+    )

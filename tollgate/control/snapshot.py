@@ -1,0 +1,149 @@
+"""The pipeline's view of the control plane: immutable Parquet snapshots, one table per file.
+
+``export_snapshot`` reads every table in ONE read-only transaction, so the files agree with
+each other exactly as the database did at one instant, whatever writers commit meanwhile
+(SQLite in WAL mode: a deferred read transaction; PostgreSQL: REPEATABLE READ READ ONLY).
+Neither backend blocks writers while it reads. The files go to a temporary directory that is
+renamed into place when complete, then the ``CURRENT`` file is atomically replaced to name it,
+so a reader either sees the previous snapshot or the new one, never part of one, and the
+pipeline never holds the control database open.
+
+Layout::
+
+    <dest>/CURRENT                              "snapshot-20261124T101500123456Z\\n"
+    <dest>/snapshot-20261124T101500123456Z/customers.parquet  ... one per table
+    <dest>/snapshot-20261124T101500123456Z/_manifest.json     taken_at, revision, row counts
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import JSON, BigInteger, Column, Connection, Engine, Integer, String, Table, select
+
+from tollgate.control.database import read_transaction
+from tollgate.control.schema import metadata
+from tollgate.control.types import QUANTITY_SCALE, Quantity, UtcDateTime
+
+CURRENT = "CURRENT"
+MANIFEST = "_manifest.json"
+
+
+def export_snapshot(
+    engine: Engine, dest_dir: Path, *, clock: Callable[[], datetime] | None = None
+) -> Path:
+    """Writes a consistent snapshot of every control table under ``dest_dir``; returns its dir."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    taken_at = (clock or (lambda: datetime.now(UTC)))()
+    name = f"snapshot-{taken_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
+    staging = dest_dir / f".{name}.tmp-{os.getpid()}"
+    final = dest_dir / name
+    staging.mkdir()
+    try:
+        with read_transaction(engine) as db:
+            revision = _revision(db)
+            counts = {
+                table.name: _write_table(db, table, staging / f"{table.name}.parquet")
+                for table in metadata.sorted_tables
+            }
+        manifest = {"taken_at": taken_at.isoformat(), "revision": revision, "rows": counts}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _fsync_tree(staging)
+        staging.rename(final)
+        _fsync(dest_dir)
+        _point_current(dest_dir, name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def current_snapshot(dest_dir: Path) -> Path | None:
+    """The snapshot ``CURRENT`` names, or None if none was exported yet."""
+    try:
+        name = (dest_dir / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return dest_dir / name
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    return pa.schema(
+        [pa.field(column.name, _arrow_type(column), column.nullable) for column in table.columns]
+    )
+
+
+def _write_table(db: Connection, table: Table, path: Path) -> int:
+    order = list(table.primary_key.columns)
+    rows = db.execute(select(table).order_by(*order)).mappings().all()
+    schema = arrow_schema(table)
+    columns = {
+        column.name: [_arrow_value(column, row[column.name]) for row in rows]
+        for column in table.columns
+    }
+    pq.write_table(pa.Table.from_pydict(columns, schema=schema), path, compression="zstd")
+    return len(rows)
+
+
+def _arrow_type(column: Column[Any]) -> pa.DataType:
+    kind = column.type
+    if isinstance(kind, UtcDateTime):
+        return pa.timestamp("us", tz="UTC")
+    if isinstance(kind, Quantity):
+        return pa.decimal128(38, QUANTITY_SCALE)
+    if isinstance(kind, BigInteger | Integer):
+        return pa.int64()
+    if isinstance(kind, JSON):
+        return pa.string()  # JSON text; DuckDB reads it with json functions
+    if isinstance(kind, String):
+        return pa.string()
+    raise TypeError(f"no Parquet type for {table_column(column)} ({kind!r})")
+
+
+def table_column(column: Column[Any]) -> str:
+    return f"{column.table.name}.{column.name}"
+
+
+def _arrow_value(column: Column[Any], value: Any) -> Any:
+    if value is not None and isinstance(column.type, JSON):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def _revision(db: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(db).get_current_revision()
+
+
+def _point_current(dest_dir: Path, name: str) -> None:
+    temporary = dest_dir / f".{CURRENT}.tmp-{os.getpid()}"
+    with temporary.open("w") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, dest_dir / CURRENT)
+    _fsync(dest_dir)
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in directory.iterdir():
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync(directory)
+
+
+def _fsync(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
