@@ -3,6 +3,9 @@
 # and stops and deletes it when the sourcing shell exits.
 # shellcheck shell=bash
 
+# runuser and the like live in sbin, which a minimal CI PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
+
 _pg_bindir() {
   if command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; then
     # Resolve symlinks: createdb sits next to the real pg_ctl, not necessarily next to a link.

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 import typer
 
-from tollgate.billing.catalogue.model import CycleAnchor, Enforcement, Plan
+from tollgate.billing.catalogue.model import Catalogue, CycleAnchor, Enforcement, Plan
+from tollgate.billing.estimate import estimate
 from tollgate.billing.money import format_money
 from tollgate.cli_common import (
     Actor,
@@ -481,6 +482,53 @@ def plans_show(
         typer.echo(f"{feature:<14} {spec.included!s:<12} {limit:<20} {priced}")
     for perk in plan.perks:
         typer.echo(f"perk: {perk}")
+
+
+@plans_app.command("estimate")
+@handles_errors
+def plans_estimate(
+    usage: Annotated[
+        list[str],
+        typer.Option(
+            help="FEATURE=QUANTITY or FEATURE:DIMENSION=QUANTITY for one cycle, repeatable, "
+            "e.g. --usage api_calls=20000 --usage ai_tokens:llama-3-70b=300000."
+        ),
+    ],
+    plans_file: PlansFile = None,
+) -> None:
+    """What a month of this usage costs on each plan, cheapest first."""
+    catalogue = control_settings(None, None, plans_file).catalogue()
+    result = estimate(catalogue, _usage_pattern(usage, catalogue))
+    typer.echo(f"{'PLAN':<14} {'TOTAL':>14} {'BASE':>12} {'USAGE':>12}  NOTE")
+    for plan in result.plans:
+        note = "cheapest" if plan is result.cheapest else "; ".join(plan.blockers)
+        typer.echo(
+            f"{plan.plan:<14} {format_money(plan.total, plan.currency):>14} "
+            f"{format_money(plan.base_price, plan.currency):>12} "
+            f"{format_money(plan.usage_amount, plan.currency):>12}  {note}"
+        )
+
+
+def _usage_pattern(items: list[str], catalogue: Catalogue) -> dict[str, dict[str | None, Decimal]]:
+    pattern: dict[str, dict[str | None, Decimal]] = {}
+    for item in items:
+        key, separator, amount = item.partition("=")
+        feature, _, dimension = key.strip().partition(":")
+        try:
+            quantity = Decimal(amount.strip())
+        except InvalidOperation:
+            quantity = Decimal("NaN")
+        if not separator or not feature or not quantity.is_finite() or quantity < 0:
+            fail(f"--usage '{item}': expected FEATURE=QUANTITY, e.g. api_calls=20000")
+        if feature not in catalogue.features:
+            fail(
+                f"--usage '{item}': no feature '{feature}'; the catalogue has: "
+                f"{', '.join(sorted(catalogue.features))}"
+            )
+        by_dimension = pattern.setdefault(feature, {})
+        value = dimension or None
+        by_dimension[value] = by_dimension.get(value, Decimal(0)) + quantity
+    return pattern
 
 
 # -- db and audit --------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ COMMANDS = [
     ["plans"],
     ["plans", "list"],
     ["plans", "show"],
+    ["plans", "estimate"],
     ["db"],
     ["db", "upgrade"],
     ["audit"],
@@ -166,6 +167,44 @@ def test_plans_and_db_upgrade(tmp_path: Path) -> None:
     assert upgraded.exit_code == 0, upgraded.output
     assert "at revision 0001_control_plane" in upgraded.output
     assert (tmp_path / "control.sqlite").exists()
+
+
+def test_plans_estimate_prices_a_month_on_every_plan_cheapest_first() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "plans",
+            "estimate",
+            "--usage",
+            "api_calls=20000",
+            "--usage",
+            "ai_tokens:gpt-4o-mini=300000",
+            "--usage",
+            "storage=5",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line.split()[0] for line in result.output.splitlines()[1:]]
+    assert rows == ["professional", "enterprise", "starter", "pay_per_use", "free"]
+    # Starter: 2,900 + 10 packages of 1,000 calls at 8 + 200,000 tokens at 0.15 = 32,980 cents.
+    assert re.search(r"starter\s+USD 329.80\s+USD 29.00\s+USD 300.80", result.output)
+    assert re.search(r"professional\s+USD 79.00 .*cheapest", result.output)
+    assert "storage is not available on Free" in result.output
+
+
+@pytest.mark.parametrize(
+    ("usage", "message"),
+    [
+        ("api_calls", "expected FEATURE=QUANTITY"),
+        ("api_calls=-3", "expected FEATURE=QUANTITY"),
+        ("api_calls=lots", "expected FEATURE=QUANTITY"),
+        ("sms=3", "no feature 'sms'; the catalogue has: ai_tokens, api_calls, storage"),
+    ],
+)
+def test_plans_estimate_refuses_bad_usage(usage: str, message: str) -> None:
+    result = runner.invoke(app, ["plans", "estimate", "--usage", usage])
+    assert result.exit_code == 2
+    assert message in result.output
 
 
 def test_the_installed_command_reads_the_environment(tmp_path: Path) -> None:
