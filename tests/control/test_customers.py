@@ -88,6 +88,14 @@ def test_currency_is_fixed_once_subscribed(service: ControlService) -> None:
         service.update_customer("cus_1", currency="eur")
 
 
+def test_time_zone_is_fixed_once_subscribed(service: ControlService) -> None:
+    service.create_customer("cus_1", name="Acme", timezone="Europe/Berlin")
+    service.subscribe("cus_1", "starter")
+    with pytest.raises(ConflictError, match="its timezone cannot change"):
+        service.update_customer("cus_1", timezone="America/Los_Angeles")
+    assert service.get_customer("cus_1").timezone == "Europe/Berlin"
+
+
 def test_notification_read_once_and_audited_once(service: ControlService) -> None:
     service.create_customer("cus_1", name="Acme")
     first = service.mark_notification_read("cus_1", "limit-90-api_calls-2026-01")

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from tollgate.billing.catalogue import Catalogue
+from tollgate.control.api_keys import KeyStore, Scope
 from tollgate.control.schema import metadata
 from tollgate.control.service import ControlService
 from tollgate.control.snapshot import CURRENT, current_snapshot, export_snapshot
@@ -44,6 +45,16 @@ def test_snapshot_has_every_table_typed_and_current_points_at_it(
     manifest = json.loads((snapshot / "_manifest.json").read_text())
     assert manifest["rows"]["audit_log"] == 3
     assert not [p for p in (tmp_path / "snapshots").iterdir() if p.name.startswith(".")]
+
+
+def test_snapshots_carry_no_key_hashes(
+    service: ControlService, engine: Engine, tmp_path: Path
+) -> None:
+    KeyStore(engine).create("billing", [Scope.INGEST])
+    snapshot = export_snapshot(engine, tmp_path / "snapshots")
+    [key] = _rows(snapshot, "api_keys")
+    assert key["name"] == "billing"
+    assert "token_sha256" not in key
 
 
 def test_a_new_snapshot_leaves_the_previous_one_untouched(

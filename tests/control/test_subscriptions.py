@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tollgate.billing.catalogue import Catalogue
-from tollgate.billing.catalogue.model import CycleAnchor
+from tollgate.billing.catalogue.model import CycleAnchor, Interval
 from tollgate.billing.cycles import CycleRule
 from tollgate.billing.proration import prorate_change, stretch_amount
 from tollgate.control.errors import (
@@ -228,6 +228,21 @@ def test_changes_are_refused_with_reasons(
         service.subscribe("cus_1", "starter", at=datetime(2026, 3, 1))
     refused = [e for e in service.audit_entries(limit=100) if e.entity_id == "cus_e"]
     assert [e.action for e in refused] == ["customer.create"]
+
+
+def test_a_change_between_cycle_layouts_is_refused(
+    engine: Engine, catalogue: Catalogue, clock: Clock
+) -> None:
+    yearly = catalogue.plans["professional"].model_copy(update={"interval": Interval.YEAR})
+    plans = {**catalogue.plans, "professional_yearly": yearly}
+    service = ControlService(
+        engine, catalogue.model_copy(update={"plans": plans}), actor="tests:alice", clock=clock
+    )
+    service.create_customer("cus_1", name="Acme")
+    subscription = service.subscribe("cus_1", "starter", at=JAN_10)
+    with pytest.raises(ConflictError, match="lay out billing cycles differently"):
+        service.change_plan(subscription.id, "professional_yearly", at=JAN_20)
+    assert service.plan_at(subscription.id, FEB_10) == "starter"
 
 
 def test_a_change_already_in_effect_cannot_be_undercut(

@@ -8,6 +8,7 @@ Creating and revoking a key writes an audit row in the same transaction.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 import sqlite3
@@ -19,10 +20,13 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from tollgate.control import audit
 from tollgate.control.database import read_transaction, sqlite_path, write_transaction
-from tollgate.control.schema import api_keys, audit_log
+from tollgate.control.schema import api_keys
+
+log = logging.getLogger(__name__)
 
 # How stale a server's view of the keys may be on PostgreSQL, which has no cheap local
 # change signal: a revoked key is refused within this many seconds.
@@ -125,8 +129,10 @@ class KeyStore:
         SQLite: ``PRAGMA data_version`` on a connection kept for this, a read of the WAL index
         in shared memory (a few microseconds). The header's file change counter, which a
         rollback-journal database bumps on every commit, is not updated per commit in WAL mode.
-        PostgreSQL: the newest audit row id, re-read at most once per second (key changes are
-        always audited), so a revocation takes effect there within a second.
+        Any committed write moves it, not only key changes: the reload that follows is cheap.
+        PostgreSQL: the number of keys and of revoked keys (both only grow), re-read at most
+        once per second, so a revocation takes effect there within a second; while the
+        database is unreachable the keys last read stay in force.
         """
         if self._sqlite_path is not None:
             if self._watcher is None:
@@ -137,10 +143,16 @@ class KeyStore:
             return str(row[0]).encode()
         now = self._monotonic()
         if self._checked_at is None or now - self._checked_at >= POSTGRES_RECHECK_SECONDS:
-            with read_transaction(self._engine) as db:
-                newest = db.execute(select(func.max(audit_log.c.id))).scalar()
-            self._last_version = str(newest or 0).encode()
             self._checked_at = now
+            try:
+                with read_transaction(self._engine) as db:
+                    keys, revoked = db.execute(
+                        select(func.count(), func.count(api_keys.c.revoked_at))
+                    ).one()
+            except SQLAlchemyError:
+                log.warning("API keys: control database unreachable; keeping the keys last read")
+                return self._last_version
+            self._last_version = f"{keys}:{revoked}".encode()
         return self._last_version
 
     def active_by_hash(self) -> dict[str, ApiKey]:

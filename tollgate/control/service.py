@@ -128,16 +128,21 @@ class ControlService:
             changes["stripe_customer_id"] = stripe_customer_id
         with write_transaction(self.engine) as db:
             before = self._lock_customer(db, customer_id)
-            if "currency" in changes and changes["currency"] != before["currency"]:
-                subscribed = db.execute(
-                    select(subscriptions.c.id).where(subscriptions.c.customer_id == customer_id)
-                ).first()
-                if subscribed is not None:
-                    raise ConflictError(
-                        f"customer '{customer_id}' has subscriptions billed in "
-                        f"{before['currency']}; its currency cannot change (create a new "
-                        "customer for another currency)"
-                    )
+            # Both define invoices already computed (amounts, cycle boundaries, stored
+            # prorations); changing them under existing subscriptions would rewrite history.
+            for field, hint in (
+                ("currency", "create a new customer for another currency"),
+                ("timezone", "cycles and stored prorations were computed on its wall clock"),
+            ):
+                if field in changes and changes[field] != before[field]:
+                    subscribed = db.execute(
+                        select(subscriptions.c.id).where(subscriptions.c.customer_id == customer_id)
+                    ).first()
+                    if subscribed is not None:
+                        raise ConflictError(
+                            f"customer '{customer_id}' has subscriptions, so its {field} "
+                            f"cannot change (it is {before[field]}): {hint}"
+                        )
             if not changes:
                 return _customer(before)
             changes["updated_at"] = self._clock()
@@ -239,6 +244,16 @@ class ControlService:
                 )
             current = self._plan(current_name)
             _check_currency(customer, new_plan, target)
+            if subscription.anchoring is None and (
+                (current.interval, current.cycle_anchor) != (target.interval, target.cycle_anchor)
+            ):
+                # Prorating across two cycle layouts would bill some days twice or never.
+                raise ConflictError(
+                    f"plans '{current_name}' and '{new_plan}' lay out billing cycles "
+                    f"differently ({current.interval.value}/{current.cycle_anchor.value} vs "
+                    f"{target.interval.value}/{target.cycle_anchor.value}); cancel and subscribe "
+                    "again instead"
+                )
             timing = when or (
                 When.NOW if target.base_price >= current.base_price else When.PERIOD_END
             )

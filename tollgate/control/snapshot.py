@@ -75,19 +75,30 @@ def current_snapshot(dest_dir: Path) -> Path | None:
     return dest_dir / name
 
 
+# Secrets stay in the control database: the pipeline has no use for key hashes.
+_NOT_EXPORTED = {("api_keys", "token_sha256")}
+
+
+def exported_columns(table: Table) -> list[Column[Any]]:
+    return [column for column in table.columns if (table.name, column.name) not in _NOT_EXPORTED]
+
+
 def arrow_schema(table: Table) -> pa.Schema:
     return pa.schema(
-        [pa.field(column.name, _arrow_type(column), column.nullable) for column in table.columns]
+        [
+            pa.field(column.name, _arrow_type(column), column.nullable)
+            for column in exported_columns(table)
+        ]
     )
 
 
 def _write_table(db: Connection, table: Table, path: Path) -> int:
     order = list(table.primary_key.columns)
-    rows = db.execute(select(table).order_by(*order)).mappings().all()
+    exported = exported_columns(table)
+    rows = db.execute(select(*exported).order_by(*order)).mappings().all()
     schema = arrow_schema(table)
     columns = {
-        column.name: [_arrow_value(column, row[column.name]) for row in rows]
-        for column in table.columns
+        column.name: [_arrow_value(column, row[column.name]) for row in rows] for column in exported
     }
     pq.write_table(pa.Table.from_pydict(columns, schema=schema), path, compression="zstd")
     return len(rows)
