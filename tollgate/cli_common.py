@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from tollgate.billing.catalogue import CatalogueError
+from tollgate.billing.catalogue import CatalogueError, UnknownPlanError
 from tollgate.control.database import normalize_url, open_control_database
 from tollgate.control.errors import ControlError
 from tollgate.control.service import ControlService
@@ -87,7 +87,7 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
-        except (ControlError, CatalogueError) as error:
+        except (ControlError, CatalogueError, UnknownPlanError) as error:
             fail(one_line(str(error)))
         except SQLAlchemyError as error:
             cause = one_line(str(error.orig if hasattr(error, "orig") else error))

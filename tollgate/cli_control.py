@@ -463,10 +463,7 @@ def plans_show(
     plans_file: PlansFile = None,
 ) -> None:
     """Show one plan: price, cycles and each feature's allowance and limit."""
-    catalogue = control_settings(None, None, plans_file).catalogue()
-    if name not in catalogue.plans:
-        fail(f"no plan named '{name}'; the catalogue has: {', '.join(sorted(catalogue.plans))}")
-    plan: Plan = catalogue.plans[name]
+    plan: Plan = control_settings(None, None, plans_file).catalogue().plan(name)
     typer.echo(f"{name}: {plan.display_name} ({plan.billing_type.value})")
     if plan.description:
         typer.echo(f"  {plan.description}")
