@@ -6,7 +6,7 @@ each other exactly as the database did at one instant, whatever writers commit m
 Neither backend blocks writers while it reads. The files go to a temporary directory that is
 renamed into place when complete, then the ``CURRENT`` file is atomically replaced to name it,
 so a reader either sees the previous snapshot or the new one, never part of one, and the
-pipeline never holds the control database open.
+pipeline never holds the control database open (``tollgate.atomic_dirs`` does the publishing).
 
 Layout::
 
@@ -18,8 +18,6 @@ Layout::
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +27,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, BigInteger, Column, Connection, Engine, Integer, String, Table, select
 
+from tollgate.atomic_dirs import CURRENT as CURRENT  # re-exported: readers name the pointer
+from tollgate.atomic_dirs import current_directory, staged_directory
 from tollgate.control.database import read_transaction
 from tollgate.control.schema import metadata
 from tollgate.control.types import QUANTITY_SCALE, Quantity, UtcDateTime
 
-CURRENT = "CURRENT"
 MANIFEST = "_manifest.json"
 
 
@@ -41,13 +40,9 @@ def export_snapshot(
     engine: Engine, dest_dir: Path, *, clock: Callable[[], datetime] | None = None
 ) -> Path:
     """Writes a consistent snapshot of every control table under ``dest_dir``; returns its dir."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
     taken_at = (clock or (lambda: datetime.now(UTC)))()
     name = f"snapshot-{taken_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
-    staging = dest_dir / f".{name}.tmp-{os.getpid()}"
-    final = dest_dir / name
-    staging.mkdir()
-    try:
+    with staged_directory(dest_dir, name) as staging:
         with read_transaction(engine) as db:
             revision = _revision(db)
             counts = {
@@ -56,23 +51,12 @@ def export_snapshot(
             }
         manifest = {"taken_at": taken_at.isoformat(), "revision": revision, "rows": counts}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _fsync_tree(staging)
-        staging.rename(final)
-        _fsync(dest_dir)
-        _point_current(dest_dir, name)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
+    return dest_dir / name
 
 
 def current_snapshot(dest_dir: Path) -> Path | None:
     """The snapshot ``CURRENT`` names, or None if none was exported yet."""
-    try:
-        name = (dest_dir / CURRENT).read_text().strip()
-    except FileNotFoundError:
-        return None
-    return dest_dir / name
+    return current_directory(dest_dir)
 
 
 # Secrets stay in the control database: the pipeline has no use for key hashes.
@@ -133,28 +117,3 @@ def _revision(db: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(db).get_current_revision()
-
-
-def _point_current(dest_dir: Path, name: str) -> None:
-    temporary = dest_dir / f".{CURRENT}.tmp-{os.getpid()}"
-    with temporary.open("w") as handle:
-        handle.write(name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, dest_dir / CURRENT)
-    _fsync(dest_dir)
-
-
-def _fsync_tree(directory: Path) -> None:
-    for path in directory.iterdir():
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
-    _fsync(directory)
-
-
-def _fsync(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
