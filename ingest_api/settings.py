@@ -59,9 +59,5 @@ class IngestSettings(TollgateSettings):
         return self.data_dir / "wal"
 
     @property
-    def events_dir(self) -> Path:
-        return self.data_dir / "events"
-
-    @property
     def journal_path(self) -> Path:
         return self.data_dir / "rejections.jsonl"

@@ -18,6 +18,7 @@ from tollgate.cli_common import (
     handles_errors,
 )
 from tollgate.cli_control import register
+from tollgate.cli_pipeline import register as register_pipeline
 from tollgate.control.api_keys import KeyStore, Scope, UnknownKeyError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 register(app)
+register_pipeline(app)
 
 
 def _settings(data_dir: Path | None, **overrides: object) -> IngestSettings:

@@ -25,6 +25,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ingest_api.settings import IngestSettings
+from tollgate.billing.money import format_money
 from tollgate.client import TollgateClient
 from tollgate.control.api_keys import KeyStore, Scope
 from tollgate.control.database import open_control_database
@@ -63,6 +64,7 @@ def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_run
         outcome = _send_traffic(server.url, ingest_key, TrafficPlan(customers, events))
         stored = _wait_for_parquet(settings, outcome.accepted)
         _print_summary(server.url, settings, ingest_key, admin_key, outcome, stored, plans)
+        _run_billing(settings)
         if keep_running:
             console.print("\nThe server keeps running; press Ctrl-C to stop.")
             server.process.wait()
@@ -95,6 +97,31 @@ def _create_customers(service: ControlService, count: int) -> Counter[str]:
         service.subscribe(customer_id, plan, at=started)
         subscribed[plan] += 1
     return subscribed
+
+
+def _run_billing(settings: IngestSettings) -> None:
+    """The billing pipeline over the demo's events: cycles, invoices, limits, notifications."""
+    from pipelines.runner import run_pipeline
+    from tollgate.warehouse.reader import PublishedMarts
+
+    console.print("\n[bold]Billing pipeline[/] (Dagster + dbt on DuckDB) ...")
+    run_pipeline(settings, datetime.now(UTC), close=True)
+    con = PublishedMarts(settings.marts_dir).connect()
+    table = Table(title="Billing (published marts)")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for status, currency, count, total in con.sql(
+        "select status, currency, count(*), sum(total)::bigint from fct_invoices "
+        "group by all order by all"
+    ).fetchall():
+        table.add_row(f"{status} invoices", f"{count:,} ({format_money(total, currency)})")
+    for kind, count in con.sql(
+        "select notification_type, count(*) from fct_notifications group by all order by 1"
+    ).fetchall():
+        table.add_row(f"{kind} notifications", f"{count:,}")
+    console.print(table)
+    console.print(f"Marts:      {settings.marts_dir} (read them with tollgate.warehouse.reader)")
+    console.print("Pipeline UI: ./dev dagster dev -w workspace.yaml")
 
 
 def _start_server(settings: IngestSettings) -> DemoServer:

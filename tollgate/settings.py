@@ -29,6 +29,41 @@ class TollgateSettings(BaseSettings):
         "None is SQLite in the data directory. PostgreSQL: postgresql+psycopg://user@host/db.",
     )
 
+    warehouse: Path | None = Field(
+        default=None,
+        description="The pipeline's DuckDB file; None is warehouse.duckdb in the data directory. "
+        "Only the pipeline opens it; every reader uses the published marts.",
+    )
+    finalization_grace_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How long after a cycle ends its invoice stays a draft, so usage sent late "
+        "for that cycle still lands on it (Stripe's finalization grace period is one hour).",
+    )
+
+    @property
+    def warehouse_path(self) -> Path:
+        return (self.warehouse or self.data_dir / "warehouse.duckdb").resolve()
+
+    @property
+    def events_dir(self) -> Path:
+        """Where the ingest API publishes events (Hive partitions ``date=YYYY-MM-DD/``)."""
+        return (self.data_dir / "events").resolve()
+
+    @property
+    def control_snapshots_dir(self) -> Path:
+        return (self.data_dir / "control-snapshots").resolve()
+
+    @property
+    def invoice_ledger_dir(self) -> Path:
+        """Finalized invoices: immutable batches, written once by the pipeline, never changed."""
+        return (self.data_dir / "invoices" / "finalized").resolve()
+
+    @property
+    def marts_dir(self) -> Path:
+        """Published marts: what the API and dashboards read (see tollgate/warehouse/)."""
+        return (self.data_dir / "marts").resolve()
+
     @property
     def control_database_url(self) -> str:
         if self.control_url:

@@ -70,14 +70,25 @@ def compact_segment(segment: Path, events_dir: Path) -> list[Path]:
     records, _, _ = read_segment(segment)
     published: list[Path] = []
     if records:
-        _ensure_dir(events_dir)
-        table = records_to_table(records)
-        for day, day_table in _split_by_date(table):
-            published.append(_publish(day_table, partition_dir(events_dir, day), seq))
-        # A new date directory is only durable once its parent's entry is.
-        fsync_dir(events_dir)
+        published = publish_events(records_to_table(records), events_dir, seq)
     segment.unlink()
     fsync_dir(segment.parent)
+    return published
+
+
+def publish_events(table: pa.Table, events_dir: Path, seq: int) -> list[Path]:
+    """Publish ``table`` (EVENTS_SCHEMA) as part ``seq``: one file per UTC date, durably.
+
+    The one Parquet writer: the compactor uses it for WAL segments, and tools that generate
+    events (benchmarks, test scenarios) use it so that they produce exactly what the API does.
+    """
+    _ensure_dir(events_dir)
+    published = [
+        _publish(day_table, partition_dir(events_dir, day), seq)
+        for day, day_table in _split_by_date(table)
+    ]
+    # A new date directory is only durable once its parent's entry is.
+    fsync_dir(events_dir)
     return published
 
 

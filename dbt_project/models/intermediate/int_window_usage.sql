@@ -1,0 +1,24 @@
+-- Usage per limit window and feature.
+
+with
+
+windows as (select * from {{ ref('int_limit_windows') }}),
+events as (select * from {{ ref('int_usage_events') }}),
+
+final as (
+    select
+        w.customer_id,
+        w.window_start,
+        w.feature,
+        {{ aggregate_usage('w.aggregation', 'e.quantity') }} as used,
+        count(e.event_id) as events
+    from windows as w
+    inner join events as e
+        on e.customer_id = w.customer_id
+        and e.feature = w.feature
+        and e.event_at >= w.window_start
+        and e.event_at < w.window_end
+    group by w.customer_id, w.window_start, w.feature, w.aggregation
+)
+
+select * from final

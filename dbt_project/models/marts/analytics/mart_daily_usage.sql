@@ -1,0 +1,20 @@
+-- System-wide usage per day (UTC) and feature.
+
+with
+
+events as (select * from {{ ref('int_usage_events') }}),
+features as (select * from {{ ref('dim_features') }}),
+
+final as (
+    select
+        e.event_date as usage_date,
+        e.feature,
+        {{ aggregate_usage('f.aggregation', 'e.quantity') }} as quantity,
+        count(*) as events,
+        count(distinct e.customer_id) as customers
+    from events as e
+    inner join features as f on f.feature = e.feature
+    group by e.event_date, e.feature, f.aggregation
+)
+
+select * from final

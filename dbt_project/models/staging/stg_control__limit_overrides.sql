@@ -1,0 +1,7 @@
+select
+    customer_id,
+    feature,
+    -- null: unlimited
+    value as limit_value,
+    enforcement
+from {{ source('control', 'limit_overrides') }}

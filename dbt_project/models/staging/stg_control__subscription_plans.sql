@@ -1,0 +1,6 @@
+select
+    subscription_id,
+    plan,
+    effective_from,
+    effective_to
+from {{ source('control', 'subscription_plans') }}

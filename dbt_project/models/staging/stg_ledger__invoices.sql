@@ -1,0 +1,2 @@
+select * exclude (batch), batch as ledger_batch
+from {{ source('ledger', 'invoices') }}
