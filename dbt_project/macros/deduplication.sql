@@ -9,7 +9,10 @@
               where {{ in_loaded_event_dates('n.event_date') }}
                 and n.customer_id = t.customer_id
                 and n.event_id = t.event_id
-                and n.part_seq < t.part_seq
+                and (
+                    n.part_seq < t.part_seq
+                    or (n.part_seq = t.part_seq and n.event_date < t.event_date)
+                )
           )
     {% else %}
         select 1

@@ -40,7 +40,7 @@ def test_new_files_request_one_run_per_event_date_and_move_the_cursor(
         ("2026-11-02", "events:2026-11-02:1"),
     ]
     assert cursor is not None
-    assert json.loads(cursor) == {"seq": 1}
+    assert json.loads(cursor) == {"seq": 1, "dates": ["2026-11-01", "2026-11-02"]}
 
     # Nothing new: nothing requested. A late event for Nov 1: only that date again.
     assert _evaluate(cursor)[0] == []
@@ -49,7 +49,27 @@ def test_new_files_request_one_run_per_event_date_and_move_the_cursor(
     assert [(r.partition_key, r.run_key) for r in requests] == [
         ("2026-11-01", "events:2026-11-01:2")
     ]
-    assert json.loads(cursor or "{}") == {"seq": 2}
+    assert json.loads(cursor or "{}") == {"seq": 2, "dates": ["2026-11-01"]}
+
+
+def test_a_tick_that_saw_half_a_flush_still_requests_the_other_half(scenario: Scenario) -> None:
+    # One flush spanning two dates writes date=2026-11-01/part-1 and date=2026-11-02/part-1
+    # one after the other; a tick in between sees only the first.
+    files = scenario.publish(
+        [Event("a", "api_call", 1, utc(2026, 11, 1)), Event("a", "api_call", 1, utc(2026, 11, 2))],
+        received_at=utc(2026, 11, 2),
+    )
+    second = files[1].read_bytes()
+    files[1].unlink()
+    requests, cursor = _evaluate(None)
+    assert [r.partition_key for r in requests] == ["2026-11-01"]
+    files[1].write_bytes(second)
+    requests, cursor = _evaluate(cursor)
+    assert [(r.partition_key, r.run_key) for r in requests] == [
+        ("2026-11-02", "events:2026-11-02:1")
+    ]
+    assert json.loads(cursor or "{}") == {"seq": 1, "dates": ["2026-11-01", "2026-11-02"]}
+    assert _evaluate(cursor)[0] == []
 
 
 def test_no_events_yet_requests_nothing(scenario: Scenario) -> None:

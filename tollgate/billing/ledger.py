@@ -13,9 +13,12 @@ batch or none of it, and a re-run finalizes what is still unfinalized, once.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -128,6 +131,25 @@ def append_batch(
     invoice exactly once. Numbers continue the ledger's sequence, in the order given.
     """
     ensure_ledger(ledger_dir)
+    # One finalizer at a time, whatever process or Dagster instance it runs in: the set of
+    # finalized ids and the next number must come from the same state of the ledger.
+    with _exclusive(ledger_dir):
+        return _append(ledger_dir, invoices, lines, finalized_at)
+
+
+@contextmanager
+def _exclusive(ledger_dir: Path) -> Iterator[None]:
+    with (ledger_dir / ".lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _append(
+    ledger_dir: Path, invoices: pa.Table, lines: pa.Table, finalized_at: datetime
+) -> Batch | None:
     done = finalized_invoice_ids(ledger_dir)
     invoices = invoices.filter(
         pc.invert(pc.is_in(invoices["invoice_id"], pa.array(sorted(done), pa.string())))

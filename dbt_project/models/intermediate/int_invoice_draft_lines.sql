@@ -78,7 +78,8 @@ prorations as (
     from plan_changes as c
     inner join drafts as d
         on d.subscription_id = c.subscription_id
-        and c.changed_at >= d.cycle_start
+        -- a change at the cycle's first instant is already its plan at start (the base fee)
+        and c.changed_at > d.cycle_start
         and c.changed_at < d.scheduled_end
 ),
 

@@ -13,8 +13,9 @@
 
 -- The ingest API already drops repeats it sees inside its dedup window; this is where
 -- duplicates are removed for good: one row per (customer_id, event_id). The copy kept is the
--- one the pipeline could see first (lowest part file seq), so a duplicate that turns up later
--- never displaces an event that was already billed.
+-- one the pipeline could see first (lowest part file seq; one flush writes the same seq into
+-- each date it spans, and then the earlier date wins), so a duplicate that turns up later never
+-- displaces an event that was already billed.
 --
 -- Incremental by event date: a Dagster partition run reloads only its dates' folders (Hive
 -- pruning), so a run costs what the new data costs, not what history costs.
@@ -62,7 +63,7 @@ deduplicated as (
     from parsed
     qualify row_number() over (
         partition by customer_id, event_id
-        order by part_seq, received_at, event_at, quantity
+        order by part_seq, event_date, received_at, event_at, quantity
     ) = 1
 )
 
@@ -74,7 +75,8 @@ deduplicated as (
     from deduplicated as d
     inner join {{ this }} as t
         on t.customer_id = d.customer_id and t.event_id = d.event_id
-    where not ({{ in_loaded_event_dates('t.event_date') }}) and t.part_seq < d.part_seq
+    where not ({{ in_loaded_event_dates('t.event_date') }})
+        and (t.part_seq < d.part_seq or (t.part_seq = d.part_seq and t.event_date < d.event_date))
 )
 
 select d.*
