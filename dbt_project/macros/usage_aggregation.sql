@@ -19,3 +19,10 @@
         when 'last' then {{ quantity }}
     end
 {%- endmacro %}
+
+{#- The alert rule, in one place: usage has reached a threshold (a percentage of the limit)
+    once it is at least that share of the limit and above zero (a zero limit is reached by
+    any use). -#}
+{% macro threshold_reached(used, limit_value, percent) -%}
+    ({{ used }} > 0 and {{ used }} * 100 >= {{ limit_value }} * {{ percent }})
+{%- endmacro %}

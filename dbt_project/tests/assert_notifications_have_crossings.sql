@@ -18,5 +18,5 @@ where n.notification_type in ('limit_warning', 'limit_exceeded')
         n.created_at is null
         or w.limit_value is null
         or u.used is null
-        or u.used * 100 < w.limit_value * n.threshold_percent
+        or not {{ threshold_reached('u.used', 'w.limit_value', 'n.threshold_percent') }}
     )

@@ -47,8 +47,7 @@ final as (
             (
                 select t.level from thresholds as t
                 where m.limit_value is not null
-                    and m.used > 0
-                    and m.used * 100 >= m.limit_value * t.threshold_percent
+                    and {{ threshold_reached('m.used', 'm.limit_value', 't.threshold_percent') }}
                 order by t.threshold_percent desc
                 limit 1
             ),

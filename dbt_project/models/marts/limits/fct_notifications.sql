@@ -16,16 +16,15 @@ reads as (select * from {{ ref('stg_control__notification_reads') }}),
 
 reached as (
     -- windows whose usage reached at least one threshold: only these need the running total
-    select w.*, u.used, t.threshold_percent, t.level,
-        w.limit_value * t.threshold_percent / 100 as threshold_quantity
+    select w.*, u.used, t.threshold_percent, t.level
     from windows as w
     inner join usage as u
         on u.customer_id = w.customer_id
         and u.window_start = w.window_start
         and u.feature = w.feature
     inner join thresholds as t
-        on u.used * 100 >= w.limit_value * t.threshold_percent
-    where w.limit_value is not null and u.used > 0
+        on {{ threshold_reached('u.used', 'w.limit_value', 't.threshold_percent') }}
+    where w.limit_value is not null
 ),
 
 candidate_windows as (
@@ -71,7 +70,7 @@ crossings as (
         on x.customer_id = r.customer_id
         and x.feature = r.feature
         and x.window_start = r.window_start
-        and x.running_used >= r.threshold_quantity
+        and {{ threshold_reached('x.running_used', 'r.limit_value', 'r.threshold_percent') }}
     group by all
 ),
 
