@@ -51,14 +51,19 @@ def part_name(seq: int) -> str:
     return f"part-{seq:012d}.parquet"
 
 
+def part_seq(path: Path) -> int:
+    """The sequence number a published part is named after (``part-000000000042.parquet``)."""
+    return int(path.name[5:17])
+
+
 def highest_published_seq(events_dir: Path) -> int:
     """The highest segment number any published part is named after (0 if none).
 
     A new segment must never take a number a published part already has: the compactor would
     keep the old part and drop the new segment's events as "already published".
     """
-    names = (path.name for path in events_dir.glob("date=*/part-*.parquet"))
-    return max((int(name[5:17]) for name in names if _PART_NAME.match(name)), default=0)
+    parts = events_dir.glob("date=*/part-*.parquet")
+    return max((part_seq(path) for path in parts if _PART_NAME.match(path.name)), default=0)
 
 
 def compact_segment(segment: Path, events_dir: Path) -> list[Path]:

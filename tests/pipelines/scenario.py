@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -69,12 +69,6 @@ class Scenario:
         table = pa.Table.from_pydict(rows, schema=EVENTS_SCHEMA)
         return publish_events(table, self.settings.events_dir, self._seq)
 
-    def event_dates(self) -> list[date]:
-        return sorted(
-            date.fromisoformat(p.name.removeprefix("date="))
-            for p in self.settings.events_dir.glob("date=*")
-        )
-
     def run(
         self, as_of: datetime, *, close: bool = False, dates: Sequence[date] | None = None
     ) -> None:
@@ -88,6 +82,3 @@ class Scenario:
 
 def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC)
-
-
-DAY = timedelta(days=1)

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from ingest_api.storage.compactor import part_seq
 from pipelines.defs.billing.dbt_assets import FINALIZE_KEY
 from pipelines.defs.billing.run_context import run_as_of
 from pipelines.defs.billing.settings_resource import TollgateResource
@@ -86,8 +87,7 @@ def _require_loaded_events(con: duckdb.DuckDBPyConnection, events_dir: Path) -> 
     missing = sorted(
         name
         for path in events_dir.glob("date=*/part-*.parquet")
-        if (name := f"{path.parent.name}/{path.name}") not in loaded
-        and int(path.name[5:17]) <= watermark
+        if (name := f"{path.parent.name}/{path.name}") not in loaded and part_seq(path) <= watermark
     )
     if missing:
         raise dg.Failure(

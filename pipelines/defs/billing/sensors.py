@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ingest_api.storage.compactor import part_seq
 from pipelines.defs.billing.jobs import load_events_job, refresh_usage_job
 from tollgate.settings import TollgateSettings
 
@@ -18,7 +19,7 @@ def new_event_files(events_dir: Path, seen_seq: int, seen_dates: set[str]) -> di
     """
     dates: dict[str, int] = {}
     for path in events_dir.glob("date=*/part-*.parquet"):
-        seq = int(path.name[5:17])
+        seq = part_seq(path)
         day = path.parent.name.removeprefix("date=")
         if seq > seen_seq or (seq == seen_seq and day not in seen_dates):
             dates[day] = max(seq, dates.get(day, 0))
