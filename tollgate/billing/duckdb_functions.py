@@ -9,6 +9,10 @@ Quantities are ``DECIMAL(38, 18)`` (event quantities have 9 decimals, unit conve
 narrower decimals widen implicitly). Timestamps are ``TIMESTAMPTZ`` instants and come back in
 UTC; the session's TimeZone setting changes nothing. Exact amounts are plain decimal text.
 
+The functions are vectorised: DuckDB hands each a batch of rows as Arrow arrays, which costs
+a third of converting every value one by one (the pipeline prices hundreds of thousands of
+lines a run); the rules still run row by row, in Python.
+
 =================================  ==========================================================
 ``tollgate_usage_charge``          (plan, feature, dimension, quantity) -> BIGINT minor units
 ``tollgate_usage_charge_exact``    same arguments -> VARCHAR, the exact amount before rounding
@@ -36,14 +40,16 @@ UTC; the session's TimeZone setting changes nothing. Exact amounts are plain dec
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from duckdb import sqltypes
-from duckdb.func import FunctionNullHandling
+from duckdb.func import FunctionNullHandling, PythonUDFType
 
 from tollgate.billing.catalogue.model import Catalogue, CycleAnchor, Interval, LimitReset
 from tollgate.billing.cycles import Cycle, CycleRule, limit_window
@@ -80,6 +86,41 @@ CYCLES = duckdb.list_type(
 WINDOWS = duckdb.list_type(
     duckdb.struct_type({"window_start": _TIMESTAMP, "window_end": _TIMESTAMP})
 )
+
+# The same types in Arrow, for the vectorised functions' results.
+_ARROW_TIMESTAMP = pa.timestamp("us", tz="UTC")
+_ARROW_QUANTITY = pa.decimal128(38, 18)
+_ARROW = {
+    sqltypes.VARCHAR: pa.string(),
+    sqltypes.BIGINT: pa.int64(),
+    QUANTITY: _ARROW_QUANTITY,
+    USAGE_LINES: pa.list_(
+        pa.struct(
+            [
+                ("kind", pa.string()),
+                ("tier", pa.int32()),
+                ("description", pa.string()),
+                ("quantity", _ARROW_QUANTITY),
+                ("unit_amount", pa.string()),
+                ("flat_amount", pa.string()),
+                ("exact_amount", pa.string()),
+                ("amount", pa.int64()),
+            ]
+        )
+    ),
+    CYCLES: pa.list_(
+        pa.struct(
+            [
+                (name, _ARROW_TIMESTAMP)
+                for name in ("cycle_start", "cycle_end", "period_start", "period_end")
+            ]
+        )
+    ),
+    WINDOWS: pa.list_(
+        pa.struct([("window_start", _ARROW_TIMESTAMP), ("window_end", _ARROW_TIMESTAMP)])
+    ),
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def register_pricing_functions(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
@@ -136,12 +177,33 @@ def register_pricing_functions(con: duckdb.DuckDBPyConnection, catalogue: Catalo
         # or id field is an error, never a silent NULL result.
         con.create_function(
             name,
-            function,
+            _vectorised(function, _ARROW[returns]),
             parameters,
             returns,
+            type=PythonUDFType.ARROW,
             null_handling=FunctionNullHandling.SPECIAL,
             side_effects=False,
         )
+
+
+def _vectorised(function: Callable[..., Any], returns: pa.DataType) -> Callable[..., pa.Array]:
+    """``function`` applied to each row of a batch of Arrow columns."""
+
+    # wraps: DuckDB counts the parameters of the signature it sees (inspect follows wraps).
+    @functools.wraps(function)
+    def batch(*columns: pa.Array) -> pa.Array:
+        rows = zip(*(_python_values(column) for column in columns), strict=True)
+        return pa.array([function(*row) for row in rows], type=returns)
+
+    return batch
+
+
+def _python_values(column: pa.Array) -> list[Any]:
+    if pa.types.is_timestamp(column.type):
+        # Through integers: exact, and much faster than Arrow's zone-aware conversion.
+        micros = column.cast(pa.int64()).to_pylist()
+        return [None if m is None else _EPOCH + timedelta(microseconds=m) for m in micros]
+    return column.to_pylist()  # type: ignore[no-any-return]
 
 
 def _line_row(line: UsageLine) -> dict[str, Any]:
