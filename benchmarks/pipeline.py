@@ -378,7 +378,7 @@ def timed_run(
                 if event.step_key
             },
         }
-    invocations = dbt_invocations(since, settings.data_dir.resolve())
+    invocations = dbt_invocations(since)
     report["dbt"] = invocations
     commands = sum(float(i.get("dbt_command_seconds", 0)) for i in invocations)
     report["split"] = {
@@ -398,7 +398,7 @@ def timed_run(
     return report
 
 
-def dbt_invocations(since: float, data_dir: Path) -> list[dict[str, Any]]:
+def dbt_invocations(since: float) -> list[dict[str, Any]]:
     """dbt's own figures (run_results.json) for the invocations this run made: its
     "Finished running ... in N seconds" and the slowest nodes."""
     invocations: list[dict[str, Any]] = []
@@ -406,11 +406,6 @@ def dbt_invocations(since: float, data_dir: Path) -> list[dict[str, Any]]:
         if path.stat().st_mtime < since:
             continue
         results = json.loads(path.read_text())
-        variables = results["args"].get("vars") or {}
-        if isinstance(variables, str):
-            variables = json.loads(variables)
-        if variables.get("data_dir") != str(data_dir):
-            continue  # someone else's run of the same project
         nodes = sorted(results["results"], key=lambda r: -float(r["execution_time"]))
         invocations.append(
             {

@@ -29,6 +29,7 @@ final as (
         and e.event_at < c.cycle_end
     inner join features as f on f.feature = e.feature
     left join plan_features as pf on pf.plan = c.plan_at_end and pf.feature = e.feature
+    where e.received_at <= {{ as_of() }}
 )
 
 select * from final

@@ -1,7 +1,9 @@
 {{ config(materialized='view') }}
 
--- Deduplicated events received by the run's moment that are a feature's usage, in the feature's unit (exactly: the event's
--- 9-decimal quantity times the catalogue's 9-decimal conversion factor, 18 decimals).
+-- Deduplicated events that are a feature's usage, in the feature's unit (exactly: the event's
+-- 9-decimal quantity times the catalogue's 9-decimal conversion factor, 18 decimals). Every
+-- loaded event: each consumer bills only those received by its run's moment (as_of), so a re-run
+-- as of the same moment bills the same events.
 
 with
 
@@ -21,8 +23,6 @@ final as (
         e.properties
     from events as e
     inner join feature_units as u on u.event_type = e.event_type and u.unit = e.unit
-    -- what the run's moment knew: a re-run as of the same moment bills the same events
-    where e.received_at <= {{ as_of() }}
 )
 
 select * from final

@@ -18,6 +18,7 @@ final as (
         and e.feature = w.feature
         and e.event_at >= w.window_start
         and e.event_at < w.window_end
+    where e.received_at <= {{ as_of() }}
     group by w.customer_id, w.window_start, w.feature, w.aggregation
 )
 

@@ -14,11 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
+from pipelines.defs.billing.dbt_in_process import dbt_build
 from pipelines.defs.billing.project import MANIFEST, dbt_project
-from pipelines.defs.billing.run_context import dbt_vars, export_settings_to_dbt, run_as_of
+from pipelines.defs.billing.run_context import run_as_of
 from pipelines.defs.billing.settings_resource import TollgateResource
+from tollgate.billing.dbt_run import run_environment
 from tollgate.billing.ledger import ensure_ledger
 
 EVENTS_START_DATE = "2025-01-01"
@@ -55,21 +57,16 @@ translator = TollgateTranslator()
 
 
 def _build(
-    context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
-    tollgate: TollgateResource,
-    *,
-    partitioned: bool = False,
+    context: dg.AssetExecutionContext, tollgate: TollgateResource, *, partitioned: bool = False
 ) -> Iterator[Any]:
     settings = tollgate.settings()
-    export_settings_to_dbt(settings)
     ensure_ledger(settings.invoice_ledger_dir)
     event_range = None
     if partitioned:
         window = context.partition_time_window
         event_range = (window.start.date(), (window.end - timedelta(days=1)).date())
-    variables = dbt_vars(settings, run_as_of(context), event_dates=event_range)
-    yield from dbt.cli(["build", "--vars", variables], context=context).stream()
+    environment = run_environment(settings, run_as_of(context), event_range)
+    yield from dbt_build(context, dbt_project, translator, environment)
 
 
 @dbt_assets(
@@ -83,9 +80,9 @@ def _build(
     pool="warehouse",
 )
 def events_dbt_assets(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, tollgate: TollgateResource
+    context: dg.AssetExecutionContext, tollgate: TollgateResource
 ) -> Iterator[Any]:
-    yield from _build(context, dbt, tollgate, partitioned=True)
+    yield from _build(context, tollgate, partitioned=True)
 
 
 @dbt_assets(
@@ -97,9 +94,9 @@ def events_dbt_assets(
     pool="warehouse",
 )
 def billing_dbt_assets(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, tollgate: TollgateResource
+    context: dg.AssetExecutionContext, tollgate: TollgateResource
 ) -> Iterator[Any]:
-    yield from _build(context, dbt, tollgate)
+    yield from _build(context, tollgate)
 
 
 @dbt_assets(
@@ -111,6 +108,6 @@ def billing_dbt_assets(
     pool="warehouse",
 )
 def after_finalize_dbt_assets(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, tollgate: TollgateResource
+    context: dg.AssetExecutionContext, tollgate: TollgateResource
 ) -> Iterator[Any]:
-    yield from _build(context, dbt, tollgate)
+    yield from _build(context, tollgate)

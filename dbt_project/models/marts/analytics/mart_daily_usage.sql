@@ -14,6 +14,7 @@ final as (
         count(distinct e.customer_id) as customers
     from events as e
     inner join features as f on f.feature = e.feature
+    where e.received_at <= {{ as_of() }}
     group by e.event_date, e.feature, f.aggregation
 )
 

@@ -46,6 +46,7 @@ running as (
         and e.feature = c.feature
         and e.event_at >= c.window_start
         and e.event_at < c.window_end
+    where e.received_at <= {{ as_of() }}
     window running as (
         partition by c.customer_id, c.feature, c.window_start
         order by e.event_at, e.part_seq, e.event_id
