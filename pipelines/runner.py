@@ -7,15 +7,15 @@ finalizes invoices.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any
 
 import dagster as dg
 
 from pipelines.defs.billing.run_context import AS_OF_TAG
+from pipelines.environment import temporary_environment
 from tollgate.settings import TollgateSettings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -90,8 +90,7 @@ def _execute(
     return result
 
 
-@contextmanager
-def _settings_in_environment(settings: TollgateSettings) -> Iterator[None]:
+def _settings_in_environment(settings: TollgateSettings) -> AbstractContextManager[None]:
     # Assets read TollgateSettings from the environment when they run; make it this one.
     values = {
         "TOLLGATE_DATA_DIR": str(settings.data_dir.resolve()),
@@ -101,13 +100,4 @@ def _settings_in_environment(settings: TollgateSettings) -> Iterator[None]:
         values["TOLLGATE_PLANS_FILE"] = str(settings.plans_file.resolve())
     if settings.control_url:
         values["TOLLGATE_CONTROL_URL"] = settings.control_url
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return temporary_environment(values)

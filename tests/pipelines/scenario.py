@@ -39,7 +39,10 @@ _UNITS = {"api_call": "call", "ai_tokens": "token", "storage": "GB"}
 class Scenario:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.settings = TollgateSettings(data_dir=data_dir)
+        # Explicit paths: whatever TOLLGATE_* the test process has, this scenario is its own.
+        self.settings = TollgateSettings(
+            data_dir=data_dir, warehouse=data_dir / "warehouse.duckdb", plans_file=None
+        )
         self.engine = open_control_database(self.settings.control_database_url)
         self._seq = 0
         self._ids = 0

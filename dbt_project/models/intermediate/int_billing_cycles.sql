@@ -1,10 +1,21 @@
+{{
+    config(
+        pre_hook="{{ prepare_incremental_build(events=false) }}",
+        post_hook="{{ record_build_state(next_boundaries(cycles=this)) }}",
+        **incremental_billing()
+    )
+}}
+{{ incremental_build_inputs() }}
 -- Every billing cycle of every subscription up to the run's moment, laid out by the billing
 -- model's own code (tollgate_billing_cycles: anniversary month-end rule, calendar anchoring,
--- the customer's time zone), with the plan in effect at its start and at its end.
+-- the customer's time zone), with the plan in effect at its start and at its end. Incremental by
+-- customer (macros/incremental_state.sql): a run lays out only the changed customers' cycles.
 
 with
 
-subscriptions as (select * from {{ ref('int_subscriptions_laid_out') }}),
+subscriptions as (
+    select * from {{ ref('int_subscriptions_laid_out') }} where {{ is_changed('customer_id') }}
+),
 subscription_plans as (select * from {{ ref('stg_control__subscription_plans') }}),
 ledger as (select * from {{ ref('stg_ledger__invoices') }}),
 

@@ -1,22 +1,34 @@
+{{
+    config(
+        pre_hook="{{ prepare_incremental_build() }}",
+        post_hook="{{ record_build_state(next_boundaries(cycles=ref('int_billing_cycles'))) }}",
+        **incremental_billing()
+    )
+}}
+{{ incremental_build_inputs() }}
 -- The lines of every invoice not yet finalized: the cycle's base fee, proration lines for plan
 -- changes inside it, usage by tier, and adjustments for usage that arrived after an earlier
 -- invoice was finalized. Every amount comes from the pricing engine's SQL functions.
+-- Incremental by customer (macros/incremental_state.sql): a run prices the changed customers.
+--
+-- Tracing: a usage line's events are its cycle's events of that feature and dimension value in
+-- files with seq in (trace_seq_from, trace_seq_to]; trace_seq_to is the newest file holding one.
 
 with
 
-cycles as (select * from {{ ref('int_billing_cycles') }}),
-usage as (select * from {{ ref('int_cycle_usage') }}),
+cycles as (
+    select * from {{ ref('int_billing_cycles') }} where {{ is_changed('customer_id') }}
+),
+usage as (
+    select * from {{ ref('int_cycle_usage') }} where {{ is_changed('customer_id') }}
+),
 plans as (select * from {{ ref('dim_plans') }}),
 features as (select * from {{ ref('dim_features') }}),
 plan_features as (select * from {{ ref('dim_plan_features') }}),
 plan_changes as (select * from {{ ref('stg_control__plan_changes') }}),
 ledger_invoices as (select * from {{ ref('stg_ledger__invoices') }}),
-ledger_lines as (select * from {{ ref('stg_ledger__invoice_lines') }}),
-event_files as (select * from {{ ref('stg_ingest__event_files') }}),
-
-watermark as (
-    -- the newest events file this run has loaded: draft usage lines bill files up to here
-    select coalesce(max(part_seq), 0) as part_seq from event_files
+ledger_lines as (
+    select * from {{ ref('stg_ledger__invoice_lines') }} where {{ is_changed('customer_id') }}
 ),
 
 drafts as (
@@ -111,14 +123,14 @@ proration_lines as (
 priced_without_usage as (
     -- a priced feature nobody used still gets its line: a first tier's flat fee is due at 0
     select d.invoice_id, d.cycle_id, d.customer_id, pf.feature, null as dimension,
-        0::decimal(38, 18) as quantity
+        0::decimal(38, 18) as quantity, 0::bigint as last_part_seq
     from drafts as d
     inner join plan_features as pf on pf.plan = d.plan_at_end and pf.is_priced
     anti join usage as u on u.invoice_id = d.invoice_id and u.feature = pf.feature
 ),
 
 cycle_usage as (
-    select invoice_id, cycle_id, customer_id, feature, dimension, quantity
+    select invoice_id, cycle_id, customer_id, feature, dimension, quantity, last_part_seq
     from usage
     where invoice_id in (select invoice_id from drafts)
     union all
@@ -135,6 +147,7 @@ usage_tiers as (
         d.plan_at_end as plan,
         u.feature,
         u.dimension,
+        u.last_part_seq,
         unnest(tollgate_usage_lines(d.plan_at_end, u.feature, u.dimension, u.quantity)) as line
     from cycle_usage as u
     inner join drafts as d on d.invoice_id = u.invoice_id
@@ -161,10 +174,9 @@ usage_lines as (
         t.line.exact_amount,
         t.line.amount,
         0::bigint as trace_seq_from,
-        w.part_seq as trace_seq_to
+        t.last_part_seq as trace_seq_to
     from usage_tiers as t
     inner join features as f on f.feature = t.feature
-    cross join watermark as w
 ),
 
 billed_so_far as (
@@ -192,7 +204,8 @@ compared as (
         coalesce(u.dimension, b.dimension) as dimension,
         coalesce(u.quantity, 0) as used,
         coalesce(b.quantity, 0) as billed,
-        b.trace_seq_to as billed_through_seq
+        b.trace_seq_to as billed_through_seq,
+        u.last_part_seq
     from (
         select * from usage where invoice_id in (select invoice_id from finalized_cycles)
     ) as u
@@ -214,7 +227,8 @@ late_usage as (
         x.dimension,
         x.used,
         x.billed,
-        x.billed_through_seq
+        x.billed_through_seq,
+        x.last_part_seq
     from compared as x
     inner join finalized_cycles as c on c.cycle_id = x.cycle_id
 ),
@@ -255,11 +269,10 @@ adjustment_lines as (
         tollgate_usage_charge(l.plan, l.feature, l.dimension, l.used)
             - tollgate_usage_charge(l.plan, l.feature, l.dimension, l.billed) as amount,
         coalesce(l.billed_through_seq, 0) as trace_seq_from,
-        w.part_seq as trace_seq_to
+        coalesce(l.last_part_seq, l.billed_through_seq, 0) as trace_seq_to
     from late_usage as l
     inner join features as f on f.feature = l.feature
     left join adjustment_targets as t on t.customer_id = l.customer_id
-    cross join watermark as w
 ),
 
 all_lines as (
@@ -301,8 +314,9 @@ final as (
         a.trace_seq_to,
         cast(row_number() over (
             partition by a.invoice_id
-            order by a.kind_rank, a.feature, a.dimension, a.tier nulls first, a.applies_from,
-                a.plan_change_id
+            -- a total order, so a re-run numbers lines the same ("included" before "usage")
+            order by a.kind_rank, a.feature, a.dimension nulls first, a.tier nulls first,
+                a.line_kind, a.applies_from, a.plan_change_id nulls first
         ) as integer) as sort_order
     from all_lines as a
     inner join (select distinct customer_id, currency from cycles) as c

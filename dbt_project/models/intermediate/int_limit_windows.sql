@@ -1,10 +1,21 @@
+{{
+    config(
+        pre_hook="{{ prepare_incremental_build(events=false) }}",
+        post_hook="{{ record_build_state(next_boundaries(windows=this)) }}",
+        **incremental_billing()
+    )
+}}
+{{ incremental_build_inputs() }}
 -- Each subscription's limit windows (its cycles, or calendar months in the customer's time
 -- zone, as the plan's limit_reset says) and, per feature, the limit that applies in each: the
 -- customer's override if one is set, else the limit of the plan in effect at the window's end.
+-- Incremental by customer (macros/incremental_state.sql).
 
 with
 
-subscriptions as (select * from {{ ref('int_subscriptions_laid_out') }}),
+subscriptions as (
+    select * from {{ ref('int_subscriptions_laid_out') }} where {{ is_changed('customer_id') }}
+),
 subscription_plans as (select * from {{ ref('stg_control__subscription_plans') }}),
 plan_features as (select * from {{ ref('dim_plan_features') }}),
 features as (select * from {{ ref('dim_features') }}),

@@ -1,8 +1,18 @@
--- Usage per limit window and feature.
+{{
+    config(
+        pre_hook="{{ prepare_incremental_build() }}",
+        post_hook="{{ record_build_state(next_boundaries(windows=ref('int_limit_windows'))) }}",
+        **incremental_billing()
+    )
+}}
+{{ incremental_build_inputs() }}
+-- Usage per limit window and feature. Incremental by customer (macros/incremental_state.sql).
 
 with
 
-windows as (select * from {{ ref('int_limit_windows') }}),
+windows as (
+    select * from {{ ref('int_limit_windows') }} where {{ is_changed('customer_id') }}
+),
 events as (select * from {{ ref('int_usage_events') }}),
 
 final as (

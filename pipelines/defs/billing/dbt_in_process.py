@@ -14,7 +14,6 @@ readers and the next step can open it.
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +29,8 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 from dbt.contracts.graph.manifest import Manifest
 from dbt_common.events.base_types import EventMsg
 from dbt_common.events.functions import msg_to_dict
+
+from pipelines.environment import temporary_environment
 
 # Unit tests check the models' logic on fixed inputs: they run in the test suite
 # (tests/pipelines/test_dbt_unit_tests.py), not on every production build, as dbt recommends.
@@ -93,10 +94,10 @@ def invoke(
     callbacks: Sequence[Callable[[EventMsg], None]] = (),
 ) -> dbtRunnerResult:
     """One dbt command on the project, with the run's environment (tollgate.billing.dbt_run)."""
-    with _lock:
-        os.environ.update(environment)
+    # dbt and its plugin read these from the environment; they must not outlive the call.
+    with _lock, temporary_environment(environment):
         try:
-            runner = dbtRunner(manifest=_manifest(project), callbacks=list(callbacks))
+            runner = dbtRunner(manifest=parsed_manifest(project), callbacks=list(callbacks))
             return runner.invoke([*args, *_project_args(project), "--quiet"])
         finally:
             _close_warehouse()
@@ -107,7 +108,7 @@ _RESULT_EVENTS = frozenset(
 )
 
 
-def _manifest(project: DbtProject) -> Manifest:
+def parsed_manifest(project: DbtProject) -> Manifest:
     """The project parsed in this process (partial parsing makes it ~1 s), kept for every
     later invocation: the models' SQL does not depend on a run's parameters."""
     project_dir = Path(project.project_dir)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from pipelines.defs.billing.dbt_in_process import parsed_manifest
+
 DEFAULT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 PROJECT_DIR = Path(os.environ.get("TOLLGATE_DBT_PROJECT_DIR") or DEFAULT_PROJECT_DIR).resolve()
 
@@ -37,8 +39,9 @@ def ensure_manifest(project: DbtProject) -> Path:
     if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(
         project.project_dir
     ):
-        # The same step `dagster dev` runs (prepare_if_dev), whatever process loads us.
-        project.preparer.prepare(project)
+        # What `dagster dev` does (prepare_if_dev), in this process: the parse is kept for the
+        # dbt invocations that follow.
+        parsed_manifest(project)
     return manifest
 
 

@@ -1,17 +1,30 @@
+{{
+    config(
+        pre_hook="{{ prepare_incremental_build() }}",
+        post_hook="{{ record_build_state(next_boundaries(cycles=ref('int_billing_cycles'), windows=ref('int_limit_windows'))) }}",
+        **incremental_billing()
+    )
+}}
+{{ incremental_build_inputs() }}
 -- Billing notifications: limit_warning (at the warning and critical thresholds), limit_exceeded
 -- (at 100%), and billing_cycle_end. Each is raised once per customer, feature, window and
 -- threshold: its id is derived from exactly those (tollgate.billing.identifiers), so the API
 -- raising the same notice in real time produces the same row, never a second one. A limit
--- notice is dated at the event that crossed the threshold.
+-- notice is dated at the event that crossed the threshold. Incremental by customer
+-- (macros/incremental_state.sql).
 
 with
 
-windows as (select * from {{ ref('int_limit_windows') }}),
+windows as (
+    select * from {{ ref('int_limit_windows') }} where {{ is_changed('customer_id') }}
+),
 usage as (select * from {{ ref('int_window_usage') }}),
 events as (select * from {{ ref('int_usage_events') }}),
 thresholds as (select * from {{ ref('dim_alert_thresholds') }}),
 features as (select * from {{ ref('dim_features') }}),
-cycles as (select * from {{ ref('int_billing_cycles') }}),
+cycles as (
+    select * from {{ ref('int_billing_cycles') }} where {{ is_changed('customer_id') }}
+),
 reads as (select * from {{ ref('stg_control__notification_reads') }}),
 
 reached as (

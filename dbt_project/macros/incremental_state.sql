@@ -1,0 +1,195 @@
+{#- Incremental billing: a run rebuilds only what changed since the model's last build.
+
+    A model built this way keeps, in tollgate_build_* tables, what it was built from: the run's
+    as-of moment, the events files it had, every customer's control-plane fingerprint (the
+    rows of int_customer_fingerprints) and the next moment time alone changes the customer's
+    rows (a cycle or limit window ends, a scheduled plan change takes effect). On the next run
+    its pre-hook finds the customers whose rows may differ, and deletes their rows; the model
+    then computes those customers only:
+
+    - the events of a file loaded since (new data, late events and duplicates included);
+    - events received since the last as-of moment (loaded before, billed only now);
+    - a changed fingerprint (subscription, plan change, limit, notification read, invoice
+      finalized), a new or a removed customer;
+    - a boundary reached (valid_until <= as_of).
+
+    Everything is rebuilt when the model's SQL, the catalogue or the finalization grace
+    changed, or when a run bills as of an earlier moment than the last build. Each model
+    records its own state, so materializing any subset of models keeps each one exact. The
+    invariant every incremental build keeps (tests/pipelines/test_incremental_billing.py): its
+    rows equal those of a full rebuild from the same inputs. -#}
+
+{% macro create_build_state_tables() %}
+    create table if not exists tollgate_build_state (
+        model varchar not null, as_of timestamptz not null, fingerprint varchar not null
+    );
+    create table if not exists tollgate_build_files (
+        model varchar not null, event_date date not null, part_seq bigint not null
+    );
+    create table if not exists tollgate_build_customers (
+        model varchar not null, customer_id varchar not null, fingerprint varchar not null,
+        valid_until timestamptz
+    );
+{% endmacro %}
+
+{#- What the whole model depends on besides customers' rows: its own SQL, the catalogue and the
+    grace period. -#}
+{% macro build_fingerprint() -%}
+    md5(concat_ws('|',
+        '{{ model.checksum.checksum }}',
+        (select md5(string_agg(p::varchar, '|' order by p::varchar)) from {{ ref('dim_plans') }} as p),
+        (select md5(string_agg(f::varchar, '|' order by f::varchar)) from {{ ref('dim_plan_features') }} as f),
+        (select md5(string_agg(f::varchar, '|' order by f::varchar)) from {{ ref('dim_features') }} as f),
+        (select md5(string_agg(u::varchar, '|' order by u::varchar)) from {{ ref('dim_feature_units') }} as u),
+        (select md5(string_agg(t::varchar, '|' order by t::varchar)) from {{ ref('dim_alert_thresholds') }} as t),
+        tollgate_finalization_grace_seconds()::varchar
+    ))
+{%- endmacro %}
+
+{#- True when this build must recompute every row: the model was never built incrementally,
+    its SQL, the catalogue or the grace period changed, or the run bills as of an earlier
+    moment than the last build. Asked when the model's SQL is rendered and again in its
+    pre-hook: the state it reads only changes in the post-hook. -#}
+{% macro rebuild_all() %}
+    {% if not execute or model.resource_type == 'unit_test' or not is_incremental() %}
+        {{ return(true) }}
+    {% endif %}
+    {% set found = run_query(
+        "select count(*) from tollgate_build_state where model = '" ~ this.identifier ~ "'"
+        ~ " and as_of <= " ~ as_of() ~ " and fingerprint = " ~ build_fingerprint()
+    ) %}
+    {{ return(found.columns[0].values()[0] == 0) }}
+{% endmacro %}
+
+{#- Pre-hook: the keys (customer_id, or event_date) this build recomputes, into a temp table the
+    model's SQL reads through is_changed(), and their old rows deleted. column: the model's
+    column holding the key; events=false for models that do not read events. -#}
+{% macro prepare_incremental_build(key='customer_id', column=none, events=true) %}
+    {% if rebuild_all() %}
+        {% if is_incremental() %}delete from {{ this }};{% endif %}
+    {% else %}
+    create or replace temp table tollgate_changed as
+    with
+    state as (select * from tollgate_build_state where model = '{{ this.identifier }}'),
+    {%- if events %}
+    new_files as (
+        select event_date, part_seq from {{ ref('stg_ingest__event_files') }}
+        except
+        select event_date, part_seq from tollgate_build_files where model = '{{ this.identifier }}'
+    ),
+    {%- endif %}
+    {%- if key == 'customer_id' %}
+    stored as (
+        select customer_id, fingerprint, valid_until
+        from tollgate_build_customers where model = '{{ this.identifier }}'
+    ),
+    {%- endif %}
+    changed as (
+        select null::{{ 'date' if key == 'event_date' else 'varchar' }} as {{ key }} where false
+        {%- if events %}
+        union
+        select e.{{ key }}
+        from {{ ref('stg_ingest__usage_events') }} as e
+        semi join new_files as f on f.event_date = e.event_date and f.part_seq = e.part_seq
+        union
+        select e.{{ key }}
+        from {{ ref('stg_ingest__usage_events') }} as e
+        where e.received_at > (select as_of from state) and e.received_at <= {{ as_of() }}
+        {%- endif %}
+        {%- if key == 'customer_id' %}
+        union
+        select coalesce(c.customer_id, s.customer_id)
+        from {{ ref('int_customer_fingerprints') }} as c
+        full outer join stored as s on s.customer_id = c.customer_id
+        where c.fingerprint is distinct from s.fingerprint
+        union
+        select customer_id from stored where valid_until <= {{ as_of() }}
+        {%- endif %}
+    )
+    select {{ key }} as changed_key from changed;
+
+    delete from {{ this }} where {{ column or key }} in (select changed_key from tollgate_changed);
+    {% endif %}
+{% endmacro %}
+
+{#- The rows of the keys this build recomputes (every row, when it rebuilds them all). -#}
+{% macro is_changed(column) -%}
+    {%- if rebuild_all() -%}
+    true
+    {%- else -%}
+    {{ column }} in (select changed_key from tollgate_changed)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook: what this build was made from. valid_until_sql selects (customer_id,
+    valid_until): the next moment time alone changes a customer's rows. -#}
+{% macro record_build_state(valid_until_sql=none) %}
+    delete from tollgate_build_state where model = '{{ this.identifier }}';
+    insert into tollgate_build_state
+    select '{{ this.identifier }}', {{ as_of() }}, {{ build_fingerprint() }};
+
+    delete from tollgate_build_files where model = '{{ this.identifier }}';
+    insert into tollgate_build_files
+    select '{{ this.identifier }}', event_date, part_seq from {{ ref('stg_ingest__event_files') }};
+
+    delete from tollgate_build_customers where model = '{{ this.identifier }}';
+    {% if valid_until_sql %}
+    insert into tollgate_build_customers
+    select '{{ this.identifier }}', f.customer_id, f.fingerprint, b.valid_until
+    from {{ ref('int_customer_fingerprints') }} as f
+    left join ({{ valid_until_sql }}) as b on b.customer_id = f.customer_id;
+    {% endif %}
+{% endmacro %}
+
+{#- (customer_id, valid_until): the next moment after as_of at which time alone changes what a
+    customer's rows hold: a subscription starts, a plan change takes effect, a cycle or limit
+    window (of the given relations) ends. -#}
+{% macro next_boundaries(cycles=none, windows=none) %}
+    select customer_id, min(boundary) as valid_until
+    from (
+        {%- if cycles %}
+        select customer_id, unnest([cycle_end, scheduled_end]) as boundary from {{ cycles }}
+        union all
+        {%- endif %}
+        {%- if windows %}
+        select customer_id, unnest([window_end, resets_at]) as boundary from {{ windows }}
+        union all
+        {%- endif %}
+        select customer_id, started_at from {{ ref('int_subscriptions_laid_out') }}
+        union all
+        select s.customer_id, p.effective_from
+        from {{ ref('stg_control__subscription_plans') }} as p
+        inner join {{ ref('stg_control__subscriptions') }} as s
+            on s.subscription_id = p.subscription_id
+    )
+    where boundary > {{ as_of() }}
+    group by customer_id
+{% endmacro %}
+
+{#- The materialization every incremental billing model shares; each adds its own hooks. -#}
+{% macro incremental_billing() %}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'sync_all_columns',
+    }) }}
+{% endmacro %}
+
+{#- In the body of every incremental billing model: what its hooks read, so dbt builds it
+    first. -#}
+{% macro incremental_build_inputs() %}
+{#- A unit test feeds the model fixed inputs and runs no hooks: nothing to depend on. -#}
+{% if model.resource_type != 'unit_test' %}
+-- depends_on: {{ ref('int_customer_fingerprints') }}
+-- depends_on: {{ ref('stg_ingest__event_files') }}
+-- depends_on: {{ ref('stg_ingest__usage_events') }}
+-- depends_on: {{ ref('int_subscriptions_laid_out') }}
+-- depends_on: {{ ref('stg_control__subscription_plans') }}
+-- depends_on: {{ ref('stg_control__subscriptions') }}
+-- depends_on: {{ ref('dim_plans') }}
+-- depends_on: {{ ref('dim_plan_features') }}
+-- depends_on: {{ ref('dim_features') }}
+-- depends_on: {{ ref('dim_feature_units') }}
+-- depends_on: {{ ref('dim_alert_thresholds') }}
+{% endif %}
+{% endmacro %}
