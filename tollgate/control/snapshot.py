@@ -18,7 +18,7 @@ Layout::
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,11 +79,14 @@ def arrow_schema(table: Table) -> pa.Schema:
 def _write_table(db: Connection, table: Table, path: Path) -> int:
     order = list(table.primary_key.columns)
     exported = exported_columns(table)
-    rows = db.execute(select(*exported).order_by(*order)).mappings().all()
-    schema = arrow_schema(table)
+    rows = db.execute(select(*exported).order_by(*order)).tuples().all()
+    # Column by column (50,000 customers are a million values): no per-row mapping.
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in exported]
     columns = {
-        column.name: [_arrow_value(column, row[column.name]) for row in rows] for column in exported
+        column.name: _arrow_values(column, column_values)
+        for column, column_values in zip(exported, values, strict=True)
     }
+    schema = arrow_schema(table)
     pq.write_table(pa.Table.from_pydict(columns, schema=schema), path, compression="zstd")
     return len(rows)
 
@@ -107,10 +110,10 @@ def table_column(column: Column[Any]) -> str:
     return f"{column.table.name}.{column.name}"
 
 
-def _arrow_value(column: Column[Any], value: Any) -> Any:
-    if value is not None and isinstance(column.type, JSON):
-        return json.dumps(value, sort_keys=True)
-    return value
+def _arrow_values(column: Column[Any], values: Sequence[Any]) -> list[Any]:
+    if isinstance(column.type, JSON):
+        return [None if value is None else json.dumps(value, sort_keys=True) for value in values]
+    return list(values)
 
 
 def _revision(db: Connection) -> str | None:

