@@ -193,3 +193,25 @@
 -- depends_on: {{ ref('dim_alert_thresholds') }}
 {% endif %}
 {% endmacro %}
+
+{#- What int_usage_prices holds: every quantity a draft bills, and zero of every priced feature
+    (a first tier's flat fee is due at 0). dimension_key: the dimension, '' for none, so keys
+    compare with = . -#}
+{% macro wanted_prices() %}
+    select distinct c.plan_at_end as plan, u.feature, u.dimension,
+        coalesce(u.dimension, '') as dimension_key, u.quantity
+    from {{ ref('int_cycle_usage') }} as u
+    inner join {{ ref('int_billing_cycles') }} as c on c.invoice_id = u.invoice_id
+    where not c.is_finalized
+    union
+    select plan, feature, null, '', 0::decimal(38, 18)
+    from {{ ref('dim_plan_features') }}
+    where is_priced
+{% endmacro %}
+
+{% macro prepare_price_cache() %}
+    {% if rebuild_all() %}
+        {% if is_incremental() %}delete from {{ this }};{% endif %}
+    {% endif %}
+    create or replace temp table tollgate_wanted_prices as {{ wanted_prices() }};
+{% endmacro %}

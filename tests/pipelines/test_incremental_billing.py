@@ -28,6 +28,7 @@ TABLES = (
     "int_limit_windows",
     "int_cycle_usage",
     "int_window_usage",
+    "int_usage_prices",
     "int_invoice_draft_lines",
     "fct_notifications",
     "mart_daily_usage",

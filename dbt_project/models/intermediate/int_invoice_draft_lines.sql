@@ -22,6 +22,7 @@ cycles as (
 usage as (
     select * from {{ ref('int_cycle_usage') }} where {{ is_changed('customer_id') }}
 ),
+prices as (select * from {{ ref('int_usage_prices') }}),
 plans as (select * from {{ ref('dim_plans') }}),
 features as (select * from {{ ref('dim_features') }}),
 plan_features as (select * from {{ ref('dim_plan_features') }}),
@@ -148,9 +149,18 @@ usage_tiers as (
         u.feature,
         u.dimension,
         u.last_part_seq,
-        unnest(tollgate_usage_lines(d.plan_at_end, u.feature, u.dimension, u.quantity)) as line
+        -- priced once per quantity (int_usage_prices); the engine itself for anything the
+        -- cache lacks
+        unnest(coalesce(
+            p.lines, tollgate_usage_lines(d.plan_at_end, u.feature, u.dimension, u.quantity)
+        )) as line
     from cycle_usage as u
     inner join drafts as d on d.invoice_id = u.invoice_id
+    left join prices as p
+        on p.plan = d.plan_at_end
+        and p.feature = u.feature
+        and p.dimension_key = coalesce(u.dimension, '')
+        and p.quantity = u.quantity
 ),
 
 usage_lines as (
