@@ -25,7 +25,18 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import JSON, BigInteger, Column, Connection, Engine, Integer, String, Table, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    Dialect,
+    Engine,
+    Integer,
+    String,
+    Table,
+    select,
+)
 
 from tollgate.atomic_dirs import CURRENT as CURRENT  # re-exported: readers name the pointer
 from tollgate.atomic_dirs import current_directory, staged_directory
@@ -79,15 +90,22 @@ def arrow_schema(table: Table) -> pa.Schema:
 def _write_table(db: Connection, table: Table, path: Path) -> int:
     order = list(table.primary_key.columns)
     exported = exported_columns(table)
-    rows = db.execute(select(*exported).order_by(*order)).tuples().all()
-    # Column by column (50,000 customers are a million values): no per-row mapping.
+    query = select(*exported).order_by(*order)
+    if db.dialect.name == "sqlite":
+        # Raw driver values, converted a column at a time below: SQLAlchemy's per-value
+        # parsing of SQLite's time text costs four times as much (50,000 customers are a
+        # million values).
+        rows = db.exec_driver_sql(str(query.compile(db))).all()
+    else:
+        rows = db.execute(query).all()
     values = list(zip(*rows, strict=True)) if rows else [() for _ in exported]
     columns = {
-        column.name: _arrow_values(column, column_values)
+        column.name: _arrow_values(column, column_values, db.dialect)
         for column, column_values in zip(exported, values, strict=True)
     }
-    schema = arrow_schema(table)
-    pq.write_table(pa.Table.from_pydict(columns, schema=schema), path, compression="zstd")
+    pq.write_table(
+        pa.Table.from_pydict(columns, schema=arrow_schema(table)), path, compression="zstd"
+    )
     return len(rows)
 
 
@@ -110,8 +128,17 @@ def table_column(column: Column[Any]) -> str:
     return f"{column.table.name}.{column.name}"
 
 
-def _arrow_values(column: Column[Any], values: Sequence[Any]) -> list[Any]:
-    if isinstance(column.type, JSON):
+def _arrow_values(column: Column[Any], values: Sequence[Any], dialect: Dialect) -> Any:
+    kind = column.type
+    if dialect.name == "sqlite":  # raw values: UTC wall-clock text, exact decimal text, JSON text
+        if isinstance(kind, UtcDateTime):
+            text = pa.array(values, pa.string())
+            return text.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+        if isinstance(kind, Quantity):
+            return [kind.process_result_value(value, dialect) for value in values]
+        if isinstance(kind, JSON):
+            values = [None if value is None else json.loads(value) for value in values]
+    if isinstance(kind, JSON):
         return [None if value is None else json.dumps(value, sort_keys=True) for value in values]
     return list(values)
 

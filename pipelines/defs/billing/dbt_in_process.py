@@ -14,6 +14,7 @@ readers and the next step can open it.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -74,6 +75,7 @@ def dbt_build(
             messages.append(msg_to_dict(event))
 
     result = invoke(project, args, environment, callbacks=[collect])
+    _prune_invocations(target.parent, context.op_execution_context.op.name)
     for raw in messages:
         event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
         yield from event.to_default_asset_events(
@@ -135,6 +137,21 @@ def _close_warehouse() -> None:
         if environment is not None:
             environment.close()
         DuckDBConnectionManager._ENV = None
+
+
+# Each invocation writes its own target folder (compiled SQL, run_results.json, dbt.log); the
+# newest few of each step stay for inspection.
+KEEP_INVOCATIONS = 10
+
+
+def _prune_invocations(target_dir: Path, op: str) -> None:
+    folders = sorted(
+        (path for path in target_dir.glob(f"{op}-*") if path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in folders[KEEP_INVOCATIONS:]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _invocation_name(context: dg.AssetExecutionContext) -> str:
