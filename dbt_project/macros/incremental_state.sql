@@ -13,6 +13,10 @@
       finalized), a new or a removed customer;
     - a boundary reached (valid_until <= as_of).
 
+    A model keyed by event date recomputes the dates of those events, and any date whose staged
+    rows changed otherwise (a count and seq digest per date: a duplicate there lost to an
+    earlier copy in another date loaded later).
+
     Everything is rebuilt when the model's SQL, the catalogue or the finalization grace
     changed, or when a run bills as of an earlier moment than the last build. Each model
     records its own state, so materializing any subset of models keeps each one exact. The
@@ -25,6 +29,9 @@
     );
     create table if not exists tollgate_build_files (
         model varchar not null, event_date date not null, part_seq bigint not null
+    );
+    create table if not exists tollgate_build_dates (
+        model varchar not null, event_date date not null, fingerprint varchar not null
     );
     create table if not exists tollgate_build_customers (
         model varchar not null, customer_id varchar not null, fingerprint varchar not null,
@@ -96,6 +103,18 @@
         from {{ ref('stg_ingest__usage_events') }} as e
         where e.received_at > (select as_of from state) and e.received_at <= {{ as_of() }}
         {%- endif %}
+        {%- if key == 'event_date' %}
+        union
+        -- a date whose rows changed without a new file of its own: a duplicate in it lost
+        -- to an earlier copy loaded later, in another date
+        select coalesce(c.event_date, s.event_date)
+        from ({{ event_date_fingerprints() }}) as c
+        full outer join (
+            select event_date, fingerprint from tollgate_build_dates
+            where model = '{{ this.identifier }}'
+        ) as s on s.event_date = c.event_date
+        where c.fingerprint is distinct from s.fingerprint
+        {%- endif %}
         {%- if key == 'customer_id' %}
         union
         select coalesce(c.customer_id, s.customer_id)
@@ -122,8 +141,9 @@
 {%- endmacro %}
 
 {#- Post-hook: what this build was made from. valid_until_sql selects (customer_id,
-    valid_until): the next moment time alone changes a customer's rows. -#}
-{% macro record_build_state(valid_until_sql=none) %}
+    valid_until): the next moment time alone changes a customer's rows; dates: keep each event
+    date's fingerprint (for models keyed by event date). -#}
+{% macro record_build_state(valid_until_sql=none, dates=false) %}
     delete from tollgate_build_state where model = '{{ this.identifier }}';
     insert into tollgate_build_state
     select '{{ this.identifier }}', {{ as_of() }}, {{ build_fingerprint() }};
@@ -131,6 +151,12 @@
     delete from tollgate_build_files where model = '{{ this.identifier }}';
     insert into tollgate_build_files
     select '{{ this.identifier }}', event_date, part_seq from {{ ref('stg_ingest__event_files') }};
+
+    delete from tollgate_build_dates where model = '{{ this.identifier }}';
+    {% if dates %}
+    insert into tollgate_build_dates
+    select '{{ this.identifier }}', event_date, fingerprint from ({{ event_date_fingerprints() }});
+    {% endif %}
 
     delete from tollgate_build_customers where model = '{{ this.identifier }}';
     {% if valid_until_sql %}
@@ -192,6 +218,13 @@
 -- depends_on: {{ ref('dim_feature_units') }}
 -- depends_on: {{ ref('dim_alert_thresholds') }}
 {% endif %}
+{% endmacro %}
+
+{#- (event_date, fingerprint): how many staged events each date holds and from which files. -#}
+{% macro event_date_fingerprints() %}
+    select event_date, count(*)::varchar || '-' || sum(part_seq)::varchar as fingerprint
+    from {{ ref('stg_ingest__usage_events') }}
+    group by event_date
 {% endmacro %}
 
 {#- What int_usage_prices holds: every quantity a draft bills, and zero of every priced feature

@@ -2,9 +2,10 @@
 
 The billing models rebuild only the customers (or event dates) whose inputs changed since their
 last build (dbt_project/macros/incremental_state.sql). This scenario moves forward through
-everything that can change a customer's rows: new events, a retried duplicate, an event loaded
-before the run's moment lets it count, a plan change, a limit override, a cycle boundary, a
-finalized invoice, a late event after it, a notification read, and a customer nobody touched.
+everything that can change a customer's rows: new events, a retried duplicate (one in another
+date, loaded out of order), an event loaded before the run's moment lets it count, a plan
+change, a limit override, a cycle boundary, a finalized invoice, a late event after it, a
+notification read, and a customer nobody touched.
 After each step the warehouse's billing tables must equal, row for row, a from-scratch run of
 the pipeline on a copy of the same data as of the same moment.
 """
@@ -105,6 +106,23 @@ def test_incremental_runs_match_a_full_rebuild(tmp_path: Path) -> None:
     later.set_limit("carl", "api_calls", 5_000)
     scenario.run(utc(2026, 10, 10))
     _assert_same_as_full_rebuild(scenario, utc(2026, 10, 10), tmp_path)
+
+    # A retry with another timestamp lands in another date; the later date is loaded first,
+    # then the earlier copy's date, which wins and removes the other date's row.
+    scenario.publish(
+        [Event("dana", "api_call", 4, utc(2026, 10, 11), event_id="d-dup")],
+        received_at=utc(2026, 10, 12),
+    )
+    scenario.publish(
+        [Event("dana", "api_call", 4, utc(2026, 10, 12, 1), event_id="d-dup")],
+        received_at=utc(2026, 10, 12, 2),
+    )
+    scenario.run(utc(2026, 10, 13), dates=[utc(2026, 10, 12).date()])
+    scenario.run(utc(2026, 10, 13), dates=[utc(2026, 10, 11).date()])
+    _assert_same_as_full_rebuild(scenario, utc(2026, 10, 13), tmp_path)
+    assert scenario.query(
+        "select event_date from stg_ingest__usage_events where event_id = 'd-dup'"
+    ) == [(utc(2026, 10, 11).date(),)]
 
     # October ends and is finalized; then an event for it arrives late, and carl reads a notice.
     scenario.run(utc(2026, 11, 1, 2), close=True)

@@ -1,7 +1,7 @@
 {{
     config(
         pre_hook="{{ prepare_incremental_build('event_date', 'usage_date') }}",
-        post_hook="{{ record_build_state() }}",
+        post_hook="{{ record_build_state(dates=true) }}",
         **incremental_billing()
     )
 }}
