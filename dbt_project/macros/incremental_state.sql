@@ -70,8 +70,17 @@
 
 {#- Pre-hook: the keys (customer_id, or event_date) this build recomputes, into a temp table the
     model's SQL reads through is_changed(), and their old rows deleted. column: the model's
-    column holding the key; events=false for models that do not read events. -#}
-{% macro prepare_incremental_build(key='customer_id', column=none, events=true) %}
+    column holding the key; events=false for models that do not read events.
+
+    A model of per-period rows (cycles, limit windows) names its periods (a relation with
+    customer_id, period_start and period_end columns) and the column of its own rows holding
+    the period's end: a customer changed only by new events (since = the earliest of them) or
+    a boundary (since = the boundary) then recomputes just the periods ending at or after it,
+    and the model reads events from tollgate_scan_from on (the earliest start of those
+    periods), so an hour of new events does not re-read the customer's whole history. -#}
+{% macro prepare_incremental_build(
+    key='customer_id', column=none, events=true, periods=none, period_start=none, period_end=none
+) %}
     {% if rebuild_all() %}
         {% if is_incremental() %}delete from {{ this }};{% endif %}
     {% else %}
@@ -92,22 +101,25 @@
     ),
     {%- endif %}
     changed as (
-        select null::{{ 'date' if key == 'event_date' else 'varchar' }} as {{ key }} where false
+        -- since: the earliest event that changed (null: anything of theirs may have)
+        select null::{{ 'date' if key == 'event_date' else 'varchar' }} as {{ key }},
+            null::timestamptz as since
+        where false
         {%- if events %}
-        union
-        select e.{{ key }}
+        union all
+        select e.{{ key }}, e.event_at
         from {{ ref('stg_ingest__usage_events') }} as e
         semi join new_files as f on f.event_date = e.event_date and f.part_seq = e.part_seq
-        union
-        select e.{{ key }}
+        union all
+        select e.{{ key }}, e.event_at
         from {{ ref('stg_ingest__usage_events') }} as e
         where e.received_at > (select as_of from state) and e.received_at <= {{ as_of() }}
         {%- endif %}
         {%- if key == 'event_date' %}
-        union
+        union all
         -- a date whose rows changed without a new file of its own: a duplicate in it lost
         -- to an earlier copy loaded later, in another date
-        select coalesce(c.event_date, s.event_date)
+        select coalesce(c.event_date, s.event_date), null
         from ({{ event_date_fingerprints() }}) as c
         full outer join (
             select event_date, fingerprint from tollgate_build_dates
@@ -116,20 +128,57 @@
         where c.fingerprint is distinct from s.fingerprint
         {%- endif %}
         {%- if key == 'customer_id' %}
-        union
-        select coalesce(c.customer_id, s.customer_id)
+        union all
+        select coalesce(c.customer_id, s.customer_id), null
         from {{ ref('int_customer_fingerprints') }} as c
         full outer join stored as s on s.customer_id = c.customer_id
         where c.fingerprint is distinct from s.fingerprint
-        union
-        select customer_id from stored where valid_until <= {{ as_of() }}
+        union all
+        -- a boundary changes what follows it: since = the boundary
+        select customer_id, valid_until from stored where valid_until <= {{ as_of() }}
         {%- endif %}
     )
-    select {{ key }} as changed_key from changed;
+    select
+        {{ key }} as changed_key,
+        case when count(*) filter (where since is null) = 0 then min(since) end as since
+    from changed
+    group by {{ key }};
 
+    {% if periods %}
+    delete from {{ this }} as t
+    using tollgate_changed as c
+    where c.changed_key = t.customer_id and (c.since is null or t.{{ period_end }} >= c.since);
+
+    set variable tollgate_scan_from = (
+        select coalesce(min(p.{{ period_start }}), 'infinity'::timestamptz)
+        from {{ periods }} as p
+        inner join tollgate_changed as c on c.changed_key = p.customer_id
+        where c.since is null or p.{{ period_end }} >= c.since
+    );
+    {% else %}
     delete from {{ this }} where {{ column or key }} in (select changed_key from tollgate_changed);
     {% endif %}
+    {% endif %}
 {% endmacro %}
+
+{#- For a model of per-period rows: the periods this build recomputes, as a join (nothing, when
+    it rebuilds them all) and a condition on the events it reads (see prepare_incremental_build).
+-#}
+{% macro join_changed_periods(customer_id, period_end) -%}
+    {%- if not rebuild_all() -%}
+    inner join tollgate_changed as changed
+        on changed.changed_key = {{ customer_id }}
+        and (changed.since is null or {{ period_end }} >= changed.since)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro events_from_changed_periods(event_at) -%}
+    {%- if rebuild_all() -%}
+    true
+    {%- else -%}
+    {{ event_at }} >= getvariable('tollgate_scan_from')
+    {%- endif -%}
+{%- endmacro %}
 
 {#- The rows of the keys this build recomputes (every row, when it rebuilds them all). -#}
 {% macro is_changed(column) -%}

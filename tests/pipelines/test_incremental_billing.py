@@ -124,7 +124,11 @@ def test_incremental_runs_match_a_full_rebuild(tmp_path: Path) -> None:
         "select event_date from stg_ingest__usage_events where event_id = 'd-dup'"
     ) == [(utc(2026, 10, 11).date(),)]
 
-    # October ends and is finalized; then an event for it arrives late, and carl reads a notice.
+    # October ends: a cycle boundary, nothing else.
+    scenario.run(utc(2026, 11, 1, 1))
+    _assert_same_as_full_rebuild(scenario, utc(2026, 11, 1, 1), tmp_path)
+
+    # October is finalized; then an event for it arrives late, and carl reads a notice.
     scenario.run(utc(2026, 11, 1, 2), close=True)
     scenario.publish(
         [Event("acme", "api_call", 5_000, utc(2026, 10, 30))], received_at=utc(2026, 11, 2)

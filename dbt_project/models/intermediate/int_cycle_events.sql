@@ -15,6 +15,7 @@ final as (
         c.invoice_id,
         c.cycle_id,
         c.customer_id,
+        c.cycle_end,
         e.feature,
         f.aggregation,
         case when pf.dimension is not null then e.properties[pf.dimension] end as dimension,

@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook="{{ prepare_incremental_build() }}",
+        pre_hook="{{ prepare_incremental_build(periods=ref('int_billing_cycles'), period_start='cycle_start', period_end='cycle_end') }}",
         post_hook="{{ record_build_state(next_boundaries(cycles=ref('int_billing_cycles'))) }}",
         **incremental_billing()
     )
@@ -12,7 +12,10 @@
 with
 
 cycle_events as (
-    select * from {{ ref('int_cycle_events') }} where {{ is_changed('customer_id') }}
+    select e.*
+    from {{ ref('int_cycle_events') }} as e
+    {{ join_changed_periods('e.customer_id', 'e.cycle_end') }}
+    where {{ events_from_changed_periods('e.event_at') }}
 ),
 
 final as (
@@ -20,13 +23,14 @@ final as (
         invoice_id,
         cycle_id,
         customer_id,
+        cycle_end,
         feature,
         dimension,
         {{ aggregate_usage('aggregation') }} as quantity,
         count(*) as events,
         max(part_seq) as last_part_seq
     from cycle_events
-    group by invoice_id, cycle_id, customer_id, feature, dimension, aggregation
+    group by invoice_id, cycle_id, customer_id, cycle_end, feature, dimension, aggregation
 )
 
 select * from final

@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook="{{ prepare_incremental_build() }}",
+        pre_hook="{{ prepare_incremental_build(periods=ref('int_limit_windows'), period_start='window_start', period_end='window_end') }}",
         post_hook="{{ record_build_state(next_boundaries(windows=ref('int_limit_windows'))) }}",
         **incremental_billing()
     )
@@ -11,7 +11,9 @@
 with
 
 windows as (
-    select * from {{ ref('int_limit_windows') }} where {{ is_changed('customer_id') }}
+    select w.*
+    from {{ ref('int_limit_windows') }} as w
+    {{ join_changed_periods('w.customer_id', 'w.window_end') }}
 ),
 events as (select * from {{ ref('int_usage_events') }}),
 
@@ -19,6 +21,7 @@ final as (
     select
         w.customer_id,
         w.window_start,
+        w.window_end,
         w.feature,
         {{ aggregate_usage('w.aggregation', 'e.quantity') }} as used,
         count(e.event_id) as events
@@ -28,8 +31,8 @@ final as (
         and e.feature = w.feature
         and e.event_at >= w.window_start
         and e.event_at < w.window_end
-    where e.received_at <= {{ as_of() }}
-    group by w.customer_id, w.window_start, w.feature, w.aggregation
+    where e.received_at <= {{ as_of() }} and {{ events_from_changed_periods('e.event_at') }}
+    group by w.customer_id, w.window_start, w.window_end, w.feature, w.aggregation
 )
 
 select * from final

@@ -1,6 +1,6 @@
 {{
     config(
-        pre_hook="{{ prepare_incremental_build() }}",
+        pre_hook="{{ prepare_incremental_build(periods=ref('int_limit_windows'), period_start='window_start', period_end='window_end') }}",
         post_hook="{{ record_build_state(next_boundaries(cycles=ref('int_billing_cycles'), windows=ref('int_limit_windows'))) }}",
         **incremental_billing()
     )
@@ -16,14 +16,18 @@
 with
 
 windows as (
-    select * from {{ ref('int_limit_windows') }} where {{ is_changed('customer_id') }}
+    select w.*
+    from {{ ref('int_limit_windows') }} as w
+    {{ join_changed_periods('w.customer_id', 'w.window_end') }}
 ),
 usage as (select * from {{ ref('int_window_usage') }}),
 events as (select * from {{ ref('int_usage_events') }}),
 thresholds as (select * from {{ ref('dim_alert_thresholds') }}),
 features as (select * from {{ ref('dim_features') }}),
 cycles as (
-    select * from {{ ref('int_billing_cycles') }} where {{ is_changed('customer_id') }}
+    select c.*
+    from {{ ref('int_billing_cycles') }} as c
+    {{ join_changed_periods('c.customer_id', 'c.cycle_end') }}
 ),
 reads as (select * from {{ ref('stg_control__notification_reads') }}),
 
@@ -59,7 +63,7 @@ running as (
         and e.feature = c.feature
         and e.event_at >= c.window_start
         and e.event_at < c.window_end
-    where e.received_at <= {{ as_of() }}
+    where e.received_at <= {{ as_of() }} and {{ events_from_changed_periods('e.event_at') }}
     window running as (
         partition by c.customer_id, c.feature, c.window_start
         order by e.event_at, e.part_seq, e.event_id
