@@ -16,7 +16,12 @@ from tollgate.billing.catalogue import Catalogue
 from tollgate.control.api_keys import KeyStore, Scope
 from tollgate.control.schema import metadata
 from tollgate.control.service import ControlService
-from tollgate.control.snapshot import CURRENT, current_snapshot, export_snapshot
+from tollgate.control.snapshot import (
+    CURRENT,
+    current_snapshot,
+    export_snapshot,
+    snapshot_if_changed,
+)
 
 
 def _rows(snapshot: Path, table: str) -> list[dict[str, Any]]:
@@ -161,3 +166,22 @@ def test_export_failure_leaves_current_and_no_partial_directory(
         export_snapshot(engine, snaps)
     assert current_snapshot(snaps) == good
     assert sorted(p.name for p in snaps.iterdir()) == [CURRENT, good.name]
+
+
+def test_an_unchanged_database_keeps_its_snapshot_and_any_change_takes_a_new_one(
+    service: ControlService, engine: Engine, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL is exported every time (database_marker is None)")
+    service.create_customer("cus_1", name="Acme")
+    first, exported = snapshot_if_changed(engine, tmp_path / "snapshots")
+    assert exported
+    again, exported = snapshot_if_changed(engine, tmp_path / "snapshots")
+    assert (again, exported) == (first, False)
+
+    service.set_limit("cus_1", "storage", "3")
+    changed, exported = snapshot_if_changed(engine, tmp_path / "snapshots")
+    assert exported
+    assert changed != first
+    [limit] = _rows(changed, "limit_overrides")
+    assert str(limit["value"].normalize()) == "3"

@@ -52,6 +52,8 @@ def export_snapshot(
 ) -> Path:
     """Writes a consistent snapshot of every control table under ``dest_dir``; returns its dir."""
     taken_at = (clock or (lambda: datetime.now(UTC)))()
+    # Taken before the read: a write during the export changes it, so the next call exports.
+    marker = database_marker(engine)
     name = f"snapshot-{taken_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
     with staged_directory(dest_dir, name) as staging:
         with read_transaction(engine) as db:
@@ -60,7 +62,12 @@ def export_snapshot(
                 table.name: _write_table(db, table, staging / f"{table.name}.parquet")
                 for table in metadata.sorted_tables
             }
-        manifest = {"taken_at": taken_at.isoformat(), "revision": revision, "rows": counts}
+        manifest = {
+            "taken_at": taken_at.isoformat(),
+            "revision": revision,
+            "database_marker": marker,
+            "rows": counts,
+        }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return dest_dir / name
 
@@ -68,6 +75,36 @@ def export_snapshot(
 def current_snapshot(dest_dir: Path) -> Path | None:
     """The snapshot ``CURRENT`` names, or None if none was exported yet."""
     return current_directory(dest_dir)
+
+
+def snapshot_if_changed(engine: Engine, dest_dir: Path) -> tuple[Path, bool]:
+    """The current snapshot if the database has not changed since it was taken, else a new one
+    (``export_snapshot``); and whether a new one was taken."""
+    current = current_snapshot(dest_dir)
+    marker = database_marker(engine)
+    if current is not None and marker is not None:
+        taken = json.loads((current / MANIFEST).read_text()).get("database_marker")
+        if taken == marker:
+            return current, False
+    return export_snapshot(engine, dest_dir), True
+
+
+def database_marker(engine: Engine) -> str | None:
+    """A value that moves whenever the database may have changed: for SQLite, the size and
+    modification time of the file and its write-ahead log (every commit writes the log). None
+    for PostgreSQL, which offers nothing as cheap: it is exported every time."""
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    path = Path(engine.url.database)
+    parts = []
+    for file in (path, path.with_name(f"{path.name}-wal")):
+        try:
+            stat = file.stat()
+        except FileNotFoundError:
+            parts.append("-")
+        else:
+            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
 
 
 # Secrets stay in the control database: the pipeline has no use for key hashes.

@@ -7,7 +7,7 @@ import dagster as dg
 from pipelines.defs.billing.settings_resource import TollgateResource
 from tollgate.atomic_dirs import prune_directories
 from tollgate.control.database import open_control_database
-from tollgate.control.snapshot import export_snapshot
+from tollgate.control.snapshot import snapshot_if_changed
 
 # The tables the pipeline reads; the snapshot holds every table, read in one transaction.
 SNAPSHOT_TABLES = (
@@ -43,12 +43,12 @@ def control_snapshot(
     settings = tollgate.settings()
     engine = open_control_database(settings.control_database_url)
     try:
-        path = export_snapshot(engine, settings.control_snapshots_dir)
+        path, exported = snapshot_if_changed(engine, settings.control_snapshots_dir)
     finally:
         engine.dispose()
     # Each run reads the snapshot it just took; a few older ones stay for runs still reading.
     prune_directories(settings.control_snapshots_dir, "snapshot-", keep=5)
-    context.log.info("control snapshot at %s", path)
+    context.log.info("control snapshot at %s (%s)", path, "new" if exported else "unchanged")
     for table in SNAPSHOT_TABLES:
         yield dg.MaterializeResult(
             asset_key=["control", table],
