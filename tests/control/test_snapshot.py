@@ -171,8 +171,6 @@ def test_export_failure_leaves_current_and_no_partial_directory(
 def test_an_unchanged_database_keeps_its_snapshot_and_any_change_takes_a_new_one(
     service: ControlService, engine: Engine, tmp_path: Path
 ) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL is exported every time (database_marker is None)")
     service.create_customer("cus_1", name="Acme")
     first, exported = snapshot_if_changed(engine, tmp_path / "snapshots")
     assert exported
@@ -180,6 +178,7 @@ def test_an_unchanged_database_keeps_its_snapshot_and_any_change_takes_a_new_one
     assert (again, exported) == (first, False)
 
     service.set_limit("cus_1", "storage", "3")
+    service.mark_notification_read("cus_1", "ntf_0123456789abcdef01234567")
     changed, exported = snapshot_if_changed(engine, tmp_path / "snapshots")
     assert exported
     assert changed != first

@@ -35,13 +35,14 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    func,
     select,
 )
 
 from tollgate.atomic_dirs import CURRENT as CURRENT  # re-exported: readers name the pointer
 from tollgate.atomic_dirs import current_directory, staged_directory
 from tollgate.control.database import read_transaction
-from tollgate.control.schema import metadata
+from tollgate.control.schema import audit_log, metadata
 from tollgate.control.types import QUANTITY_SCALE, Quantity, UtcDateTime
 
 MANIFEST = "_manifest.json"
@@ -52,12 +53,12 @@ def export_snapshot(
 ) -> Path:
     """Writes a consistent snapshot of every control table under ``dest_dir``; returns its dir."""
     taken_at = (clock or (lambda: datetime.now(UTC)))()
-    # Taken before the read: a write during the export changes it, so the next call exports.
-    marker = database_marker(engine)
     name = f"snapshot-{taken_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
     with staged_directory(dest_dir, name) as staging:
         with read_transaction(engine) as db:
             revision = _revision(db)
+            # Of exactly the state exported: any later write moves the next call's marker.
+            marker = _marker(db)
             counts = {
                 table.name: _write_table(db, table, staging / f"{table.name}.parquet")
                 for table in metadata.sorted_tables
@@ -82,29 +83,29 @@ def snapshot_if_changed(engine: Engine, dest_dir: Path) -> tuple[Path, bool]:
     (``export_snapshot``); and whether a new one was taken."""
     current = current_snapshot(dest_dir)
     marker = database_marker(engine)
-    if current is not None and marker is not None:
+    if current is not None:
         taken = json.loads((current / MANIFEST).read_text()).get("database_marker")
         if taken == marker:
             return current, False
     return export_snapshot(engine, dest_dir), True
 
 
-def database_marker(engine: Engine) -> str | None:
-    """A value that moves whenever the database may have changed: for SQLite, the size and
-    modification time of the file and its write-ahead log (every commit writes the log). None
-    for PostgreSQL, which offers nothing as cheap: it is exported every time."""
-    if engine.dialect.name != "sqlite" or not engine.url.database:
-        return None
-    path = Path(engine.url.database)
-    parts = []
-    for file in (path, path.with_name(f"{path.name}-wal")):
-        try:
-            stat = file.stat()
-        except FileNotFoundError:
-            parts.append("-")
-        else:
-            parts.append(f"{stat.st_size}:{stat.st_mtime_ns}")
-    return "|".join(parts)
+def database_marker(engine: Engine) -> str:
+    """A value that moves with every change made through the control plane: the newest audit
+    entry and each table's row count. Every ``ControlService`` and ``KeyStore`` change writes an
+    audit entry in its own transaction, and a notification read adds a row; changes made around
+    them ("one way in", docs/architecture.md) are not seen."""
+    with read_transaction(engine) as db:
+        return _marker(db)
+
+
+def _marker(db: Connection) -> str:
+    newest = db.execute(select(func.max(audit_log.c.id))).scalar()
+    counts = {
+        table.name: db.execute(select(func.count()).select_from(table)).scalar()
+        for table in metadata.sorted_tables
+    }
+    return json.dumps({"audit": newest, "rows": counts}, sort_keys=True)
 
 
 # Secrets stay in the control database: the pipeline has no use for key hashes.

@@ -1,8 +1,8 @@
 {{ config(tags=['after_finalize']) }}
 
--- The lines of every invoice in fct_invoices. Trace a usage line to its events with
--- tollgate.warehouse.trace (or the query in docs/architecture.md): the customer's events of
--- that feature and dimension in [applies_from, applies_to) from files with seq in
+-- The lines of every invoice in fct_invoices. Trace a usage line to its events with the query
+-- in docs/architecture.md ("Tracing a charge"): the customer's int_usage_events of that feature
+-- and dimension in [applies_from, applies_to) from files with seq in
 -- (trace_seq_from, trace_seq_to].
 
 with
