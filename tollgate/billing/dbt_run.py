@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 
 from tollgate.control.snapshot import current_snapshot
 from tollgate.settings import TollgateSettings
+from tollgate.warehouse.publication import quote_string
 
 AS_OF_ENV = "TOLLGATE_AS_OF"
 EVENT_DATE_FROM_ENV = "TOLLGATE_EVENT_DATE_FROM"
@@ -31,8 +32,8 @@ EVENT_DATE_TO_ENV = "TOLLGATE_EVENT_DATE_TO"
 def run_environment(
     settings: TollgateSettings, as_of: datetime, event_dates: tuple[date, date] | None = None
 ) -> dict[str, str]:
-    """The environment a dbt invocation needs: absolute paths, so dbt (a subprocess in another
-    directory) opens exactly the files this process resolved, and the run's parameters."""
+    """The environment a dbt invocation needs: absolute paths, so dbt and its plugin open exactly
+    the files this process resolved, whatever the working directory, and the run's parameters."""
     if as_of.tzinfo is None:
         raise ValueError(f"the run's as-of moment needs a time zone, got {as_of!r}")
     return {
@@ -54,17 +55,13 @@ def variable_statements(
     if as_of.tzinfo is None:
         raise ValueError(f"{AS_OF_ENV}={environ[AS_OF_ENV]!r} needs a UTC offset")
     values = {
-        "tollgate_data_dir": _text(str(settings.data_dir.resolve())),
-        "tollgate_control_snapshot": _text(str(snapshot)) if snapshot else "NULL::VARCHAR",
+        "tollgate_data_dir": quote_string(str(settings.data_dir.resolve())),
+        "tollgate_control_snapshot": quote_string(str(snapshot)) if snapshot else "NULL::VARCHAR",
         "tollgate_as_of": f"TIMESTAMPTZ '{as_of.astimezone(UTC).isoformat()}'",
         "tollgate_event_date_from": _date(environ.get(EVENT_DATE_FROM_ENV)),
         "tollgate_event_date_to": _date(environ.get(EVENT_DATE_TO_ENV)),
     }
     return [f"SET VARIABLE {name} = {value}" for name, value in values.items()]
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _date(value: str | None) -> str:
