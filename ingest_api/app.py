@@ -11,23 +11,41 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
+from ingest_api import billing
 from ingest_api.auth.authenticator import Authenticator
 from ingest_api.events.errors import RequestError
 from ingest_api.fastpath import IngestFastPath
 from ingest_api.ingest_endpoint import IngestEndpoint
+from ingest_api.limit_check_endpoint import LimitCheckEndpoint
+from ingest_api.live_limits import LiveLimits
 from ingest_api.openapi import install_components
 from ingest_api.responses import JSON
 from ingest_api.routes import events, health
+from ingest_api.routes import limits as limits_routes
 from ingest_api.service import IngestService
 from ingest_api.settings import IngestSettings
 from tollgate.control.api_keys import KeyStore
 from tollgate.control.database import open_control_database
+from tollgate.control.service import ControlService
+from tollgate.limits.change_feed import ChangeFeed
+from tollgate.limits.engine import LimitEngine
+from tollgate.warehouse.reader import PublishedMarts
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
-    service = IngestService(settings)
-    keys = KeyStore(open_control_database(settings.control_database_url), actor="ingest-api")
+    control_engine = open_control_database(settings.control_database_url)
+    catalogue = settings.catalogue()
+    marts = PublishedMarts(settings.marts_dir)
+    control = ControlService(control_engine, catalogue, actor="ingest-api")
+    limits = LimitEngine(control, catalogue)
+    live = (
+        LiveLimits(limits, marts, ChangeFeed(control_engine), catalogue)
+        if settings.enforce_limits
+        else None
+    )
+    service = IngestService(settings, live=live)
+    keys = KeyStore(control_engine, actor="ingest-api")
     endpoint = IngestEndpoint(service, Authenticator(keys))
 
     @asynccontextmanager
@@ -45,8 +63,16 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.endpoint = endpoint
+    app.state.limit_check = LimitCheckEndpoint(limits, endpoint.auth)
+    # What the billing API's routes use (ingest_api/billing/): one of each per process.
+    app.state.control_engine = control_engine
+    app.state.catalogue = catalogue
+    app.state.marts = marts
+    app.state.limits = limits
     app.include_router(events.router)
+    app.include_router(limits_routes.router)
     app.include_router(health.router)
+    app.include_router(billing.router)
     _install_error_handlers(app)
     install_components(app)
     return app
@@ -61,7 +87,7 @@ def create_asgi(settings: IngestSettings | None = None) -> ASGIApp:
     app = create_app(settings)
     if not app.state.endpoint.service.settings.fast_path:
         return app
-    return IngestFastPath(app, app.state.endpoint)
+    return IngestFastPath(app, app.state.endpoint, app.state.limit_check)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

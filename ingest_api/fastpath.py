@@ -1,9 +1,9 @@
-"""A pure-ASGI route for ``POST /v1/events`` in front of FastAPI.
+"""Pure-ASGI routes for ``POST /v1/events`` and ``POST /v1/limits/check`` in front of FastAPI.
 
-Ingest is the one hot path: FastAPI's routing and dependency machinery costs more than the
-work itself for single-event requests (see docs/benchmarks.md). This middleware answers that
-one route directly and hands everything else to FastAPI; the FastAPI route of the same path
-stays for the OpenAPI document and calls the same ``IngestEndpoint``.
+These are the hot paths: FastAPI's routing and dependency machinery costs more than the work
+itself for single-event requests and limit checks (see docs/benchmarks.md). This middleware
+answers those two routes directly and hands everything else to FastAPI; the FastAPI routes of
+the same paths stay for the OpenAPI document and call the same endpoint objects.
 """
 
 from __future__ import annotations
@@ -11,17 +11,29 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingest_api.ingest_endpoint import IngestEndpoint, too_large
+from ingest_api.limit_check_endpoint import LimitCheckEndpoint
 
 _HEADERS = [(b"content-type", b"application/json")]
+# A limit check is a few short fields.
+_LIMIT_CHECK_MAX_BYTES = 16 * 1024
 
 
 class IngestFastPath:
-    def __init__(self, app: ASGIApp, endpoint: IngestEndpoint) -> None:
+    def __init__(
+        self, app: ASGIApp, endpoint: IngestEndpoint, limit_check: LimitCheckEndpoint
+    ) -> None:
         self.app = app
         self.endpoint = endpoint
+        self.limit_check = limit_check
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/v1/events" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/v1/limits/check":
+            await self._check_limit(scope, receive, send)
+            return
+        if scope["path"] != "/v1/events":
             await self.app(scope, receive, send)
             return
         authorization = content_type = content_length = None
@@ -44,6 +56,20 @@ class IngestFastPath:
             await _reply(send, error.status, error.to_json())
             return
         reply = await self.endpoint.handle(authorization, content_type, body)
+        await _reply(send, reply.status, reply.body)
+
+
+    async def _check_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+        body = await _read_body(receive, _LIMIT_CHECK_MAX_BYTES)
+        if body is None:
+            error = too_large(_LIMIT_CHECK_MAX_BYTES)
+            await _reply(send, error.status, error.to_json())
+            return
+        reply = self.limit_check.handle(authorization, body)
         await _reply(send, reply.status, reply.body)
 
 

@@ -45,10 +45,19 @@ EXAMPLE_CLOUDEVENT = {
 
 def _components() -> dict[str, Any]:
     from ingest_api.events.cloudevents import CloudEvent
+    from ingest_api.limit_check_endpoint import LimitCheckRequest, LimitCheckResult
     from ingest_api.service import EventStatus, IngestResult
 
     _, components = msgspec.json.schema_components(
-        [NativeEvent, CloudEvent, IngestResult, EventStatus, _ErrorEnvelope],
+        [
+            NativeEvent,
+            CloudEvent,
+            IngestResult,
+            EventStatus,
+            _ErrorEnvelope,
+            LimitCheckRequest,
+            LimitCheckResult,
+        ],
         ref_template=REF_TEMPLATE,
     )
     return components
@@ -116,6 +125,50 @@ def status_openapi() -> dict[str, Any]:
             "403": _error("The key lacks the read or ingest scope."),
             "400": _error("customer_id missing or invalid."),
         }
+    }
+
+
+def limit_check_openapi() -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": _ref("LimitCheckRequest"),
+                    "example": {
+                        "customer_id": "cus_00017",
+                        "feature": "ai_tokens",
+                        "quantity": "1532",
+                    },
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "The answer, allowed or not.",
+                "content": {
+                    "application/json": {
+                        "schema": _ref("LimitCheckResult"),
+                        "example": {
+                            "customer_id": "cus_00017",
+                            "feature": "ai_tokens",
+                            "quantity": "1532",
+                            "allowed": False,
+                            "used": "99000",
+                            "limit": "100000",
+                            "remaining": "1000",
+                            "enforcement": "hard",
+                            "resets_at": "2026-12-01T00:00:00Z",
+                            "reason": "hard limit reached: ...",
+                        },
+                    }
+                },
+            },
+            "400": _error("The body is not a limit check (missing fields, bad quantity)."),
+            "401": _error("Missing or invalid API key."),
+            "403": _error("The key lacks the scope, or acts for another customer."),
+            "404": _error("The feature is not in the catalogue."),
+        },
     }
 
 

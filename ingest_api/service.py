@@ -19,7 +19,9 @@ from typing import Literal
 import msgspec
 
 from ingest_api.events.errors import Rejection, RequestError
-from ingest_api.events.parsing import EventParser
+from ingest_api.events.model import UsageEvent
+from ingest_api.events.parsing import EventParser, ParsedBatch
+from ingest_api.live_limits import LiveLimits
 from ingest_api.metrics import IngestMetrics
 from ingest_api.settings import IngestSettings
 from ingest_api.storage.compactor import Compactor, highest_published_seq
@@ -27,14 +29,28 @@ from ingest_api.storage.dedup import DedupIndex
 from ingest_api.storage.journal import Attempt, AttemptJournal
 from ingest_api.storage.rows import encode_record, to_micros
 from ingest_api.storage.wal import WalFailure, WriteAheadLog
+from tollgate.limits.engine import Admission
 
 log = logging.getLogger(__name__)
 
 
-class IngestResult(msgspec.Struct):
+class LimitNotice(msgspec.Struct):
+    """An event accepted past a soft limit: stored and billed, and the customer notified."""
+
+    index: int  # position in the batch
+    event_id: str
+    customer_id: str
+    feature: str
+    code: str  # "soft_limit_exceeded"
+    message: str  # the usage now, the limit and when it resets
+
+
+class IngestResult(msgspec.Struct, omit_defaults=True):
     accepted: int
     duplicates: int
     rejected: list[Rejection]
+    # Accepted past a soft limit (hard limits reject, with code "limit_exceeded").
+    notices: list[LimitNotice] = msgspec.field(default_factory=list)
 
     @property
     def status(self) -> int:
@@ -67,8 +83,15 @@ STORAGE_UNAVAILABLE = RequestError(
 
 
 class IngestService:
-    def __init__(self, settings: IngestSettings, metrics: IngestMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        metrics: IngestMetrics | None = None,
+        live: LiveLimits | None = None,
+    ) -> None:
         self.settings = settings
+        # None: limits are neither enforced nor counted live (TOLLGATE_ENFORCE_LIMITS=false).
+        self.live = live
         self.metrics = metrics or IngestMetrics()
         self._parser = EventParser(settings)
         self._dedup = DedupIndex(settings.effective_dedup_window)
@@ -102,15 +125,22 @@ class IngestService:
         log.info(
             "dedup index rebuilt with %d keys; %d WAL segments to replay", loaded, len(recovered)
         )
+        if self.live is not None:
+            # Before compaction starts: the recovered segments' events count from the WAL.
+            self.live.rebuild(self.settings.events_dir, recovered)
         for segment in recovered:
             self._compactor.submit(segment.path)
         self._journal.open()
         await self._wal.start(seq_floor=highest_published_seq(self.settings.events_dir))
         self._expiry_task = asyncio.create_task(self._expire_daily())
+        if self.live is not None:
+            self.live.start()
         self._started = True
 
     async def stop(self) -> None:
         self._started = False
+        if self.live is not None:
+            await self.live.stop()
         if self._expiry_task is not None:
             self._expiry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -133,31 +163,80 @@ class IngestService:
             self.metrics.requests_failed.labels(str(error.status)).inc()
             raise
         admitted = self._dedup.admit([event for _, event in parsed.events])
+        new, rejections, notices, admission = self._enforce(parsed, admitted.new)
         ticket = (
-            self._wal.append(encode_record(admitted.new, to_micros(now)))
-            if admitted.new
+            self._wal.append(encode_record(new, to_micros(now)))
+            if new
             else self._wal.durable_ticket_for_now()
         )
         try:
-            await self._wal.wait_durable(ticket)
+            seq = await self._wal.wait_durable(ticket)
         except WalFailure:
-            self._dedup.forget(admitted.new)
+            self._dedup.forget(new)
+            if admission is not None and self.live is not None:
+                self.live.engine.release(admission)
             self.metrics.requests_failed.labels("503").inc()
             raise STORAGE_UNAVAILABLE from None
-        if admitted.repeats or parsed.rejections:
+        if admission is not None and self.live is not None:
+            self.live.engine.commit(admission, seq, now)
+        if admitted.repeats or rejections:
             received = now.isoformat()
             self._journal.record(
                 [
                     Attempt(e.event_id, e.customer_id, "duplicate", received)
                     for e in admitted.repeats
                 ]
-                + self._rejection_attempts(parsed.rejections, received)
+                + self._rejection_attempts(rejections, received)
             )
-        self.metrics.accepted.inc(len(admitted.new))
+        self.metrics.accepted.inc(len(new))
         self.metrics.duplicates.inc(len(admitted.repeats))
         if parsed.rejections:
             self.metrics.rejected.labels("event").inc(len(parsed.rejections))
-        return IngestResult(len(admitted.new), len(admitted.repeats), parsed.rejections)
+        if len(rejections) > len(parsed.rejections):
+            self.metrics.rejected.labels("limit").inc(len(rejections) - len(parsed.rejections))
+        return IngestResult(len(new), len(admitted.repeats), rejections, notices)
+
+    def _enforce(
+        self, parsed: ParsedBatch, new: list[UsageEvent]
+    ) -> tuple[list[UsageEvent], list[Rejection], list[LimitNotice], Admission | None]:
+        """Refuses the new events that would pass a hard limit; notes soft limits passed."""
+        if self.live is None or not new:
+            return new, parsed.rejections, [], None
+        admission = self.live.engine.admit(new)
+        if not admission.refused and not admission.notices:
+            return new, parsed.rejections, [], admission
+        position = {id(event): index for index, event in parsed.events}
+        notices = [
+            LimitNotice(
+                position[id(new[n.index])],
+                new[n.index].event_id,
+                new[n.index].customer_id,
+                n.feature,
+                "soft_limit_exceeded",
+                n.message,
+            )
+            for n in admission.notices
+        ]
+        if not admission.refused:
+            return new, parsed.rejections, notices, admission
+        refused = [new[r.index] for r in admission.refused]
+        # Never stored, so never a duplicate: a retry after the reset must be judged afresh.
+        self._dedup.forget(refused)
+        limit_rejections = [
+            Rejection(
+                position[id(new[r.index])],
+                new[r.index].event_id,
+                new[r.index].customer_id,
+                "quantity",
+                r.reason,
+                "limit_exceeded",
+            )
+            for r in admission.refused
+        ]
+        skip = admission.refused_indexes
+        kept = [event for index, event in enumerate(new) if index not in skip]
+        rejections = sorted([*parsed.rejections, *limit_rejections], key=lambda r: r.index)
+        return kept, rejections, notices, admission
 
     async def status(self, event_id: str, customer_id: str) -> EventStatus:
         # Speak only of durable events: an admitted event is "accepted" once the commit

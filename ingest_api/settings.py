@@ -49,6 +49,9 @@ class IngestSettings(TollgateSettings):
 
     # Off only for experiments; acknowledged events are not crash-safe without it.
     wal_fsync: bool = True
+    # Refuse events past hard limits and keep usage current between pipeline runs. Off only
+    # to measure what it costs (benchmarks/limits.py); limit checks then see published usage.
+    enforce_limits: bool = True
 
     @property
     def effective_dedup_window(self) -> timedelta:

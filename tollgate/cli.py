@@ -58,18 +58,33 @@ def serve(
 def keys_create(
     name: Annotated[str, typer.Option(help="Who the key is for, e.g. the service's name.")],
     scope: Annotated[
-        list[Scope],
-        typer.Option(help="Scope(s) to grant; repeat for several. admin implies all."),
-    ],
+        list[Scope] | None,
+        typer.Option(
+            help="Scope(s) to grant; repeat for several. admin implies all. "
+            "A customer's key (--customer) gets read only."
+        ),
+    ] = None,
+    customer: Annotated[
+        str | None,
+        typer.Option(
+            help="Make it this customer's own key: it reads and manages that customer's "
+            "billing through the billing API, and nothing else."
+        ),
+    ] = None,
     data_dir: DataDir = None,
     control_url: ControlUrl = None,
     actor: Actor = None,
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
+    scopes = scope or ([Scope.READ] if customer else [])
     with control_engine(_settings(data_dir, control_url=control_url)) as engine:
-        created = KeyStore(engine, actor=actor or default_actor()).create(name, scope)
+        created = KeyStore(engine, actor=actor or default_actor()).create(
+            name, scopes, customer_id=customer
+        )
     typer.echo(f"key id: {created.key.key_id}")
     typer.echo(f"scopes: {', '.join(sorted(created.key.scopes))}")
+    if created.key.customer_id:
+        typer.echo(f"acts for customer: {created.key.customer_id}")
     typer.echo(f"key:    {created.token}")
     typer.echo("Store the key now: it cannot be shown again.", err=True)
 
@@ -83,11 +98,17 @@ def keys_list(data_dir: DataDir = None, control_url: ControlUrl = None) -> None:
     if not keys:
         typer.echo("No keys yet. Create one with: tollgate keys create --name NAME --scope ingest")
         return
-    typer.echo(f"{'KEY ID':<10} {'NAME':<24} {'SCOPES':<20} {'CREATED':<26} STATE")
+    typer.echo(
+        f"{'KEY ID':<10} {'NAME':<24} {'SCOPES':<20} {'CUSTOMER':<16} {'CREATED':<26} STATE"
+    )
     for key in keys:
         state = f"revoked {key.revoked_at}" if key.revoked_at else "active"
         scopes = ",".join(sorted(key.scopes))
-        typer.echo(f"{key.key_id:<10} {key.name:<24} {scopes:<20} {key.created_at:<26} {state}")
+        customer = key.customer_id or "-"
+        typer.echo(
+            f"{key.key_id:<10} {key.name:<24} {scopes:<20} {customer:<16} "
+            f"{key.created_at:<26} {state}"
+        )
 
 
 @keys_app.command("revoke")

@@ -44,7 +44,7 @@ class RequestError(Exception):
         return f"RequestError(status={self.status}, code={self.code!r}, message={self.message!r})"
 
 
-class Rejection(msgspec.Struct):
+class Rejection(msgspec.Struct, omit_defaults=True):
     """One event refused inside an otherwise usable batch."""
 
     index: int  # position in the batch (0 for a single event)
@@ -52,3 +52,6 @@ class Rejection(msgspec.Struct):
     customer_id: str | None  # if it could be read
     field: str  # JSON path of the offending field, e.g. "quantity", "data.quantity", "$"
     reason: str  # what was wrong, naming the limit where there is one
+    # "limit_exceeded": refused by a hard usage limit (the reason names the feature, the
+    # limit and when it resets); None: the event itself is invalid.
+    code: str | None = None

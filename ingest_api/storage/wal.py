@@ -175,7 +175,9 @@ class WriteAheadLog:
         self._committed_ticket = 0
         # (ticket, future); not sorted, because a task may wait on an older ticket after a
         # newer one was appended. Each commit round partitions the list once.
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, asyncio.Future[int]]] = []
+        # The segment the newest commit round wrote to (records are never split across two).
+        self._committed_seq = 0
 
         self._fd = -1
         self._seq = 0
@@ -296,17 +298,19 @@ class WriteAheadLog:
     def durable_ticket_for_now(self) -> int:
         return self._last_ticket
 
-    async def wait_durable(self, ticket: int) -> None:
+    async def wait_durable(self, ticket: int) -> int:
+        """Waits until the record of ``ticket`` is fsync'd; returns the number of the segment
+        it was written to (for a ticket already durable on entry: the newest commit's)."""
         if self._failure is not None:
             raise WalFailure("WAL is failed") from self._failure
         if ticket <= self._committed_ticket:
-            return
+            return self._committed_seq
         if ticket > self._last_ticket:
             raise ValueError(f"ticket {ticket} was never issued")
         assert self._loop is not None
-        future: asyncio.Future[None] = self._loop.create_future()
+        future: asyncio.Future[int] = self._loop.create_future()
         self._waiters.append((ticket, future))
-        await future
+        return await future
 
     # -- committer ----------------------------------------------------------------------------
 
@@ -338,6 +342,7 @@ class WriteAheadLog:
                 self._arm_age_timer()
             self._active_size += len(data)
         self._committed_ticket = covered
+        self._committed_seq = self._seq
         self._resolve_waiters(covered)
 
     def _report_commit(self) -> None:
@@ -355,7 +360,7 @@ class WriteAheadLog:
             if ticket > covered:
                 still_waiting.append((ticket, future))
             elif not future.done():  # the waiting task may have been cancelled
-                future.set_result(None)
+                future.set_result(self._committed_seq)
         self._waiters = still_waiting
 
     def _fail(self, exc: BaseException) -> None:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tollgate.cli import app
+from tollgate.control.migrations import head_revision
 
 runner = CliRunner()
 
@@ -165,7 +166,7 @@ def test_plans_and_db_upgrade(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     upgraded = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "at revision 0001_control_plane" in upgraded.output
+    assert f"at revision {head_revision()}" in upgraded.output
     assert (tmp_path / "control.sqlite").exists()
 
 

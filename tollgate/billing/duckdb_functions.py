@@ -33,6 +33,10 @@ lines a run); the rules still run row by row, in Python.
                                    [since, until)
 ``tollgate_notification_id``       (customer_id, kind, feature, window_start, threshold) ->
                                    VARCHAR, ``identifiers.notification_id``
+``tollgate_notification_type``     (level) -> VARCHAR, ``alerts.notification_type``
+``tollgate_notification_title``    (level, display_name, percent) -> VARCHAR
+``tollgate_notification_message``  (level, display_name, percent, enforcement, limit, unit,
+                                   window_start) -> VARCHAR, ``alerts.notification_message``
 ``tollgate_invoice_id``            (customer_id, cycle_start) -> VARCHAR
 ``tollgate_line_id``               (invoice_id, kind, key) -> VARCHAR
 =================================  ==========================================================
@@ -51,6 +55,7 @@ import pyarrow as pa
 from duckdb import sqltypes
 from duckdb.func import FunctionNullHandling, PythonUDFType
 
+from tollgate.billing.alerts import notification_message, notification_title, notification_type
 from tollgate.billing.catalogue.model import Catalogue, CycleAnchor, Interval, LimitReset
 from tollgate.billing.cycles import Cycle, CycleRule, limit_window
 from tollgate.billing.identifiers import invoice_id, line_id, notification_id
@@ -166,6 +171,19 @@ def register_pricing_functions(con: duckdb.DuckDBPyConnection, catalogue: Catalo
             "tollgate_notification_id",
             notification_id,
             [text, text, text, timestamp, sqltypes.INTEGER],
+            text,
+        ),
+        ("tollgate_notification_type", notification_type, [text], text),
+        (
+            "tollgate_notification_title",
+            notification_title,
+            [text, text, sqltypes.INTEGER],
+            text,
+        ),
+        (
+            "tollgate_notification_message",
+            notification_message,
+            [text, text, sqltypes.INTEGER, text, quantity, text, timestamp],
             text,
         ),
         ("tollgate_invoice_id", invoice_id, [text, timestamp], text),

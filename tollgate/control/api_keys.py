@@ -24,7 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tollgate.control import audit
 from tollgate.control.database import read_transaction, sqlite_path, write_transaction
-from tollgate.control.schema import api_keys
+from tollgate.control.errors import InvalidValueError, UnknownCustomerError
+from tollgate.control.schema import api_keys, customers
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,15 @@ class ApiKey:
     scopes: frozenset[Scope]
     created_at: str  # ISO 8601, UTC, to the second
     revoked_at: str | None
+    # A customer's own key acts for that customer only; None: a service or admin key.
+    customer_id: str | None = None
 
     def allows(self, scope: Scope) -> bool:
         return Scope.ADMIN in self.scopes or scope in self.scopes
+
+    def may_act_for(self, customer_id: str) -> bool:
+        """Whether this key may read or change ``customer_id``'s billing."""
+        return self.customer_id is None or self.customer_id == customer_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +88,19 @@ class KeyStore:
         self._checked_at: float | None = None
         self._last_version = b""
 
-    def create(self, name: str, scopes: Iterable[Scope]) -> CreatedKey:
+    def create(
+        self, name: str, scopes: Iterable[Scope], *, customer_id: str | None = None
+    ) -> CreatedKey:
+        """A new key; with ``customer_id``, that customer's own key (``read`` scope only: it
+        reads and manages that customer's billing and nothing else)."""
         scope_set = frozenset(scopes)
         if not scope_set:
-            raise ValueError("a key needs at least one scope: ingest, read or admin")
+            raise InvalidValueError("a key needs at least one scope: --scope ingest, read or admin")
+        if customer_id is not None and scope_set != {Scope.READ}:
+            raise InvalidValueError(
+                "a customer's key has the read scope only (it acts for that customer alone); "
+                "create service keys for ingest and admin keys without --customer"
+            )
         key_id = secrets.token_hex(4)
         token = f"tg_{key_id}_{secrets.token_urlsafe(24)}"
         created_at = datetime.now(UTC).replace(microsecond=0)
@@ -95,11 +111,16 @@ class KeyStore:
             "scopes": ",".join(sorted(scope_set)),
             "created_at": created_at,
             "revoked_at": None,
+            "customer_id": customer_id,
         }
         with write_transaction(self._engine) as db:
+            if customer_id is not None and not _customer_exists(db, customer_id):
+                raise UnknownCustomerError(customer_id)
             db.execute(insert(api_keys).values(row))
             self._audit(db, "api_key.create", key_id, None, _public(row), created_at)
-        return CreatedKey(ApiKey(key_id, name, scope_set, _iso(created_at), None), token)
+        return CreatedKey(
+            ApiKey(key_id, name, scope_set, _iso(created_at), None, customer_id), token
+        )
 
     def list(self) -> list[ApiKey]:
         with read_transaction(self._engine) as db:
@@ -202,4 +223,10 @@ def _to_key(row: Mapping[Any, Any]) -> ApiKey:
         frozenset(Scope(s) for s in row["scopes"].split(",")),
         _iso(row["created_at"]),
         _iso(row["revoked_at"]) if row["revoked_at"] else None,
+        row["customer_id"],
     )
+
+
+def _customer_exists(db: Connection, customer_id: str) -> bool:
+    found = db.execute(select(customers.c.id).where(customers.c.id == customer_id)).first()
+    return found is not None

@@ -10,7 +10,7 @@ from typing import Literal
 
 from tollgate.billing.catalogue import Plan
 from tollgate.billing.catalogue.model import CycleAnchor, Enforcement
-from tollgate.billing.cycles import Cycle
+from tollgate.billing.cycles import Cycle, CycleRule
 
 
 class When(StrEnum):
@@ -81,6 +81,7 @@ class ActivePlan:
     plan_name: str
     plan: Plan
     cycle: Cycle  # the billing cycle containing the moment asked about
+    rule: CycleRule  # how the subscription's cycles are laid out
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +106,21 @@ class EffectiveLimits:
     customer_id: str
     plan: str | None  # the plan at the moment asked about; None without a subscription
     limits: dict[str, EffectiveLimit]
+
+
+@dataclass(frozen=True, slots=True)
+class RaisedNotification:
+    """A usage notice the API raised in real time (``schema.notifications``)."""
+
+    notification_id: str
+    customer_id: str
+    notification_type: str
+    severity: str
+    feature: str | None
+    threshold_percent: int | None
+    window_start: datetime
+    window_end: datetime
+    created_at: datetime  # when the threshold was crossed
+    raised_at: datetime  # when the API recorded it
+    title: str
+    message: str

@@ -129,6 +129,32 @@ api_keys = Table(
     Column("scopes", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    # Set: a customer's own key, which acts for that customer only (the billing API).
+    Column("customer_id", String(255), ForeignKey("customers.id")),
+)
+
+# Usage notifications the API raised in real time, before a pipeline run derives them. The id
+# is tollgate.billing.identifiers.notification_id of the same facts the pipeline uses, so the
+# primary key makes "raised twice" impossible and the pipeline's row is the same notification.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", String(64), primary_key=True),
+    Column("customer_id", String(255), ForeignKey("customers.id"), nullable=False, index=True),
+    # limit_warning | limit_exceeded
+    Column("notification_type", String(32), nullable=False),
+    # warning | critical | exceeded
+    Column("severity", String(16), nullable=False),
+    Column("feature", String(64)),
+    Column("threshold_percent", Integer),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("window_end", UtcDateTime, nullable=False),
+    # When the threshold was crossed: the crossing event's time, as the pipeline dates it.
+    Column("created_at", UtcDateTime, nullable=False),
+    # When the API recorded it.
+    Column("raised_at", UtcDateTime, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("message", String(1000), nullable=False),
 )
 
 audit_log = Table(

@@ -28,6 +28,8 @@ PUBLISHED_TABLES = (
     "dim_plans",
     "dim_features",
     "dim_plan_features",
+    # Which events files the run counted: the ingest API adds only the rest to live usage.
+    "stg_ingest__event_files",
 )
 
 _CLOSABLE = """

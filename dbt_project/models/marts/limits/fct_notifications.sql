@@ -93,32 +93,25 @@ crossings as (
 ),
 
 limit_notifications as (
+    -- type, title and message come from tollgate.billing.alerts, as the API's real-time notices
     select
         tollgate_notification_id(
-            c.customer_id,
-            case when c.level = 'exceeded' then 'limit_exceeded' else 'limit_warning' end,
-            c.feature, c.window_start, c.threshold_percent
+            c.customer_id, tollgate_notification_type(c.level), c.feature, c.window_start,
+            c.threshold_percent
         ) as notification_id,
         c.customer_id,
-        case when c.level = 'exceeded' then 'limit_exceeded' else 'limit_warning' end
-            as notification_type,
+        tollgate_notification_type(c.level) as notification_type,
         c.level as severity,
         c.feature,
         c.threshold_percent,
         c.window_start,
         c.window_end,
         c.crossed_at as created_at,
-        case when c.level = 'exceeded'
-            then f.display_name || ' limit reached'
-            else f.display_name || ' at ' || c.threshold_percent || '% of the limit'
-        end as title,
-        f.display_name || ' usage reached ' || c.threshold_percent || '% of the '
-            || c.enforcement || ' limit of ' || c.limit_value::decimal(38, 2)::varchar || ' '
-            || f.unit || ' for the period from '
-            || strftime(c.window_start at time zone 'UTC', '%Y-%m-%d') || '.'
-            || case when c.level = 'exceeded' and c.enforcement = 'hard'
-                then ' Further use is refused until the limit resets.' else '' end
-            as message
+        tollgate_notification_title(c.level, f.display_name, c.threshold_percent) as title,
+        tollgate_notification_message(
+            c.level, f.display_name, c.threshold_percent, c.enforcement, c.limit_value, f.unit,
+            c.window_start
+        ) as message
     from crossings as c
     inner join features as f on f.feature = c.feature
 ),

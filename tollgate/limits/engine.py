@@ -1,0 +1,515 @@
+"""The real-time limit engine: admits or refuses events, answers limit checks, raises notices.
+
+Usage of a customer's feature in a period = what the last pipeline publication counted for it
+(``published.py``) + the events accepted since (``usage.py``), kept by the one ingest process
+that accepts them. Terms (plan, windows, limits) come from the control plane (``terms.py``).
+Everything here runs on the server's event loop, so admissions are serialised: two requests
+can never both pass a hard limit. Blocking work (control-plane reads and writes, reading a
+publication) happens in ``refresh`` and ``raise_pending``, which the server runs off the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+
+from tollgate.billing.alerts import (
+    notification_message,
+    notification_title,
+    notification_type,
+    reached_thresholds,
+)
+from tollgate.billing.catalogue.model import Aggregation, Catalogue, Enforcement
+from tollgate.billing.identifiers import notification_id
+from tollgate.control.errors import UnknownFeatureError
+from tollgate.control.models import RaisedNotification
+from tollgate.control.service import ControlService
+from tollgate.limits.model import CycleUsage, LimitCheck, LimitStatus, Status
+from tollgate.limits.published import NOTHING, PublishedUsage
+from tollgate.limits.terms import CustomerTerms, FeatureTerms, TermsBook
+from tollgate.limits.usage import ZERO, PeriodKey, Reservation, UsageLedger
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_PERCENT = Decimal("0.01")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Metered(Protocol):
+    """What the engine reads of an event: ``UsageEvent`` and ``MeteredEvent`` both are."""
+
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def properties(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MeteredEvent:
+    """An event read back from disk at start-up."""
+
+    customer_id: str
+    event_type: str
+    unit: str
+    quantity: Decimal
+    timestamp: datetime
+    properties: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    index: int  # position among the events passed to ``admit``
+    feature: str
+    limit: Decimal
+    used: Decimal
+    resets_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SoftLimitNotice:
+    index: int
+    feature: str
+    limit: Decimal
+    used: Decimal  # after this event
+    resets_at: datetime
+    message: str
+
+
+@dataclass
+class Admission:
+    refused: list[Refusal] = field(default_factory=list)
+    notices: list[SoftLimitNotice] = field(default_factory=list)
+    reservation: Reservation = field(default_factory=Reservation)
+    crossings: list[RaisedNotification] = field(default_factory=list)
+
+    @property
+    def refused_indexes(self) -> set[int]:
+        return {refusal.index for refusal in self.refused}
+
+
+class LimitEngine:
+    def __init__(
+        self, control: ControlService, catalogue: Catalogue, *, clock: Clock = utc_now
+    ) -> None:
+        self._control = control
+        self._catalogue = catalogue
+        self._clock = clock
+        self.terms = TermsBook(control, catalogue)
+        self.ledger = UsageLedger()
+        self.published: PublishedUsage = NOTHING
+        # (event_type, unit) -> (feature, factor to the feature's unit)
+        self._metered: dict[tuple[str, str], tuple[str, Decimal]] = {}
+        for name, feature in catalogue.features.items():
+            self._metered[(feature.event_type, feature.unit)] = (name, Decimal(1))
+            for unit, factor in feature.unit_conversions.items():
+                self._metered[(feature.event_type, unit)] = (name, factor)
+        self._outbox: deque[RaisedNotification] = deque()
+        self._queued: set[str] = set()
+
+    # -- admission (the ingest path) ---------------------------------------------------------
+
+    def admit(self, events: Sequence[Metered]) -> Admission:
+        """Counts ``events`` in order, refusing any that would pass a hard limit.
+
+        Call ``commit`` once the accepted events are durable, or ``release`` if they are not.
+        """
+        now = self._clock()
+        admission = Admission()
+        for index, event in enumerate(events):
+            metered = self._metered.get((event.event_type, event.unit))
+            if metered is None:
+                continue
+            feature, factor = metered
+            terms = self.terms.current(event.customer_id, now)
+            if terms is None:
+                continue
+            feature_terms = terms.features.get(feature)
+            if feature_terms is None or not feature_terms.covers(event.timestamp):
+                # Not in the plan, or usage of another window (a backfill): counted by the
+                # next pipeline run, never limited here.
+                self._count_in_cycle(admission, terms, feature, None, event, factor)
+                continue
+            quantity = event.quantity * factor
+            window = self._window_key(terms.customer_id, feature_terms)
+            used = self._window_used(window, feature_terms)
+            after = _next_used(used, quantity, feature_terms.aggregation)
+            limit = feature_terms.limit
+            if limit is not None and after > limit and after != used:
+                if feature_terms.enforcement is Enforcement.HARD:
+                    admission.refused.append(
+                        Refusal(
+                            index,
+                            feature,
+                            limit,
+                            used,
+                            feature_terms.resets_at,
+                            self._refusal_reason(feature, feature_terms, used, quantity),
+                        )
+                    )
+                    continue
+                admission.notices.append(
+                    SoftLimitNotice(
+                        index,
+                        feature,
+                        limit,
+                        after,
+                        feature_terms.resets_at,
+                        f"accepted past the soft limit: {feature} usage is now {_text(after)} of "
+                        f"{_text(limit)} {self._unit(feature)} for the period that resets at "
+                        f"{_iso(feature_terms.resets_at)}",
+                    )
+                )
+            dimension = _dimension(event, feature_terms.dimension)
+            period = self.ledger.period(window)
+            admission.reservation.add(
+                period, dimension, event.timestamp.date(), event.timestamp, quantity
+            )
+            if limit is not None:
+                admission.crossings.extend(
+                    self._crossings(terms.customer_id, feature_terms, used, after, event.timestamp)
+                )
+            if (terms.cycle.start, terms.cycle.end) != window[2:]:
+                self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
+        return admission
+
+    def commit(self, admission: Admission, seq: int, received_at: datetime) -> None:
+        """The admitted events are durable in WAL segment ``seq``: keep them, raise notices."""
+        self.ledger.commit(admission.reservation, seq, received_at)
+        for notice in admission.crossings:
+            self._queue(notice)
+
+    def release(self, admission: Admission) -> None:
+        self.ledger.release(admission.reservation)
+
+    # -- questions ---------------------------------------------------------------------------
+
+    def check(self, customer_id: str, feature: str, quantity: Decimal) -> LimitCheck:
+        if feature not in self._catalogue.features:
+            raise UnknownFeatureError(feature, sorted(self._catalogue.features))
+        terms = self.terms.current(customer_id, self._clock())
+        feature_terms = terms.features.get(feature) if terms else None
+        if terms is None or feature_terms is None:
+            why = "no active subscription" if terms is None else f"{feature} is not in the plan"
+            return LimitCheck(
+                customer_id,
+                feature,
+                quantity,
+                True,
+                ZERO,
+                None,
+                None,
+                None,
+                None,
+                f"{why}: no limit applies",
+            )
+        used = self._window_used(self._window_key(customer_id, feature_terms), feature_terms)
+        after = _next_used(used, quantity, feature_terms.aggregation)
+        limit = feature_terms.limit
+        remaining = None if limit is None else max(limit - used, ZERO)
+        over = limit is not None and after > limit and after != used
+        hard = feature_terms.enforcement is Enforcement.HARD
+        if limit is None:
+            reason = "unlimited"
+        elif over and hard:
+            reason = self._refusal_reason(feature, feature_terms, used, quantity)
+        elif over:
+            reason = "allowed past the soft limit; a notice is raised"
+        else:
+            reason = "within the limit"
+        return LimitCheck(
+            customer_id,
+            feature,
+            quantity,
+            not (over and hard),
+            used,
+            limit,
+            remaining,
+            feature_terms.enforcement,
+            feature_terms.resets_at,
+            reason,
+        )
+
+    def statuses(self, customer_id: str) -> list[LimitStatus]:
+        terms = self.terms.current(customer_id, self._clock())
+        if terms is None:
+            return []
+        return [self._status(terms, f) for _, f in sorted(terms.features.items())]
+
+    def cycle_usage(self, customer_id: str) -> CycleUsage | None:
+        terms = self.terms.current(customer_id, self._clock())
+        if terms is None:
+            return None
+        quantities: dict[str, dict[str | None, Decimal]] = {}
+        published: dict[str, dict[str | None, Decimal]] = {}
+        for feature in terms.plan.features:
+            aggregation = self._catalogue.features[feature].aggregation
+            base = self.published.cycle_used.get((customer_id, feature, terms.cycle.start), {})
+            period = self.ledger.find((customer_id, feature, terms.cycle.start, terms.cycle.end))
+            live = period.by_dimension if period else {}
+            values = {
+                dimension: live[dimension].on_top_of(base.get(dimension, ZERO), aggregation)
+                if dimension in live
+                else base[dimension]
+                for dimension in {*base, *live}
+            }
+            if values:
+                quantities[feature] = values
+            if base:
+                published[feature] = dict(base)
+        return CycleUsage(
+            customer_id,
+            terms.plan_name,
+            terms.cycle.start,
+            terms.cycle.end,
+            quantities,
+            published,
+            self.published.as_of,
+        )
+
+    # -- keeping current (called by the server, off the hot path) ----------------------------
+
+    def count_stored(self, event: Metered, seq: int, received_at: datetime) -> None:
+        """An event found on disk at start-up (WAL or Parquet) that the publication lacks."""
+        metered = self._metered.get((event.event_type, event.unit))
+        if metered is None:
+            return
+        feature, factor = metered
+        terms = self.terms.current(event.customer_id, self._clock())
+        if terms is None:
+            return
+        feature_terms = terms.features.get(feature)
+        quantity = event.quantity * factor
+        dimension = _dimension(event, feature_terms.dimension if feature_terms else None)
+        keys = set()
+        if feature_terms is not None and feature_terms.covers(event.timestamp):
+            keys.add(self._window_key(terms.customer_id, feature_terms))
+        if (
+            feature in terms.plan.features
+            and terms.cycle.start <= event.timestamp < terms.cycle.end
+        ):
+            keys.add((terms.customer_id, feature, terms.cycle.start, terms.cycle.end))
+        for key in keys:
+            self.ledger.add_stored(
+                key, dimension, event.timestamp.date(), seq, received_at, event.timestamp, quantity
+            )
+
+    def use_publication(self, published: PublishedUsage) -> None:
+        """A new publication: its counts become the base; what it covers leaves the ledger."""
+        self.published = published
+        if published.as_of is not None:
+            self.ledger.rebase(published.loaded, published.as_of, drop_before=self._clock())
+
+    def forget_customers(self, customer_ids: Iterable[str]) -> None:
+        self.terms.forget(customer_ids)
+
+    def pending_notices(self) -> list[RaisedNotification]:
+        return list(self._outbox)
+
+    def raise_pending(self) -> int:
+        """Records queued notices in the control plane (blocking; run it off the loop)."""
+        raised = 0
+        while self._outbox:
+            notice = self._outbox[0]
+            if self._control.raise_notification(notice):
+                raised += 1
+            self._outbox.popleft()
+        return raised
+
+    def queue_crossed_by_live_usage(self) -> int:
+        """Queues the notices for thresholds that live usage crossed (the published base had
+        not reached them): after a restart, any notice a crash kept from being recorded."""
+        queued = 0
+        now = self._clock()
+        for customer_id in {key[0] for key, _ in self.ledger.periods()}:
+            terms = self.terms.current(customer_id, now)
+            if terms is None:
+                continue
+            for feature_terms in terms.features.values():
+                if feature_terms.limit is None:
+                    continue
+                key = self._window_key(customer_id, feature_terms)
+                period = self.ledger.find(key)
+                if period is None or period.live.count == 0:
+                    continue
+                base = self._window_base(key)
+                used = period.live.on_top_of(base, feature_terms.aggregation)
+                moment = period.live.last_at or now
+                for notice in self._crossings(customer_id, feature_terms, base, used, moment):
+                    queued += self._queue(notice)
+        return queued
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _count_in_cycle(
+        self,
+        admission: Admission,
+        terms: CustomerTerms,
+        feature: str,
+        feature_terms: FeatureTerms | None,
+        event: Metered,
+        factor: Decimal,
+    ) -> None:
+        if feature not in terms.plan.features or not (
+            terms.cycle.start <= event.timestamp < terms.cycle.end
+        ):
+            return
+        key = (terms.customer_id, feature, terms.cycle.start, terms.cycle.end)
+        dimension = _dimension(event, feature_terms.dimension if feature_terms else None)
+        admission.reservation.add(
+            self.ledger.period(key),
+            dimension,
+            event.timestamp.date(),
+            event.timestamp,
+            event.quantity * factor,
+        )
+
+    @staticmethod
+    def _window_key(customer_id: str, terms: FeatureTerms) -> PeriodKey:
+        return (customer_id, terms.feature, terms.window_start, terms.window_end)
+
+    def _window_base(self, key: PeriodKey) -> Decimal:
+        return self.published.window_used.get((key[0], key[1], key[2]), ZERO)
+
+    def _window_used(self, key: PeriodKey, terms: FeatureTerms) -> Decimal:
+        base = self._window_base(key)
+        period = self.ledger.find(key)
+        return base if period is None else period.live.on_top_of(base, terms.aggregation)
+
+    def _status(self, terms: CustomerTerms, feature_terms: FeatureTerms) -> LimitStatus:
+        key = self._window_key(terms.customer_id, feature_terms)
+        used = self._window_used(key, feature_terms)
+        limit = feature_terms.limit
+        percent: Decimal | None = None
+        status: Status = "ok"
+        if limit is not None:
+            if limit == 0:
+                percent = Decimal(100) if used > 0 else Decimal(0)
+            else:
+                percent = (used * 100 / limit).quantize(_PERCENT, rounding=ROUND_HALF_UP)
+            reached = reached_thresholds(used, limit, self._catalogue.alert_thresholds)
+            if reached:
+                status = reached[-1].level.value
+        return LimitStatus(
+            customer_id=terms.customer_id,
+            feature=feature_terms.feature,
+            plan=terms.plan_name,
+            used=used,
+            limit=limit,
+            enforcement=feature_terms.enforcement,
+            remaining=None if limit is None else max(limit - used, ZERO),
+            percent_used=percent,
+            status=status,
+            window_start=feature_terms.window_start,
+            resets_at=feature_terms.resets_at,
+            is_override=feature_terms.is_override,
+        )
+
+    def _crossings(
+        self,
+        customer_id: str,
+        terms: FeatureTerms,
+        before: Decimal,
+        after: Decimal,
+        moment: datetime,
+    ) -> list[RaisedNotification]:
+        limit = terms.limit
+        assert limit is not None
+        assert terms.enforcement is not None
+        thresholds = self._catalogue.alert_thresholds
+        already = {t.percent for t in reached_thresholds(before, limit, thresholds)}
+        feature = self._catalogue.features[terms.feature]
+        notices = []
+        for threshold in reached_thresholds(after, limit, thresholds):
+            if threshold.percent in already:
+                continue
+            kind = notification_type(threshold.level)
+            notices.append(
+                RaisedNotification(
+                    notification_id=notification_id(
+                        customer_id, kind, terms.feature, terms.window_start, threshold.percent
+                    ),
+                    customer_id=customer_id,
+                    notification_type=kind,
+                    severity=threshold.level.value,
+                    feature=terms.feature,
+                    threshold_percent=threshold.percent,
+                    window_start=terms.window_start,
+                    window_end=terms.window_end,
+                    created_at=moment,
+                    raised_at=self._clock(),
+                    title=notification_title(
+                        threshold.level, feature.display_name, threshold.percent
+                    ),
+                    message=notification_message(
+                        threshold.level,
+                        feature.display_name,
+                        threshold.percent,
+                        terms.enforcement,
+                        limit,
+                        feature.unit,
+                        terms.window_start,
+                    ),
+                )
+            )
+        return notices
+
+    def _queue(self, notice: RaisedNotification) -> int:
+        if notice.notification_id in self._queued:
+            return 0
+        self._queued.add(notice.notification_id)
+        self._outbox.append(notice)
+        return 1
+
+    def _refusal_reason(
+        self, feature: str, terms: FeatureTerms, used: Decimal, quantity: Decimal
+    ) -> str:
+        unit = self._unit(feature)
+        return (
+            f"hard limit reached: {feature} has used {_text(used)} of its limit of "
+            f"{_text(terms.limit or ZERO)} {unit} in the period that resets at "
+            f"{_iso(terms.resets_at)}, so {_text(quantity)} more is refused; retry after the "
+            "reset, or raise the limit or change plan"
+        )
+
+    def _unit(self, feature: str) -> str:
+        return self._catalogue.features[feature].unit
+
+
+def _next_used(used: Decimal, quantity: Decimal, aggregation: Aggregation) -> Decimal:
+    if aggregation is Aggregation.SUM:
+        return used + quantity
+    if aggregation is Aggregation.COUNT:
+        return used + 1
+    if aggregation is Aggregation.MAX:
+        return max(used, quantity)
+    return quantity
+
+
+def _dimension(event: Metered, dimension: str | None) -> str | None:
+    return None if dimension is None else event.properties.get(dimension)
+
+
+def _text(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

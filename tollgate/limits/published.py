@@ -1,0 +1,80 @@
+"""What the last pipeline publication counted: the base that live usage adds to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from tollgate.atomic_dirs import current_directory
+from tollgate.warehouse.reader import NothingPublishedError, PublishedMarts
+
+# The staging table of loaded events files, published beside the marts for this purpose.
+LOADED_FILES_TABLE = "stg_ingest__event_files"
+
+
+@dataclass(frozen=True)
+class PublishedUsage:
+    publication: str | None  # the publication's name; None: nothing published yet
+    as_of: datetime | None
+    # (event date ordinal, part seq) of every events file the run had loaded
+    loaded: frozenset[tuple[int, int]] = frozenset()
+    # (customer, feature, window start) -> used, for the windows current at as_of
+    window_used: dict[tuple[str, str, datetime], Decimal] = field(default_factory=dict)
+    # (customer, feature, cycle start) -> dimension value -> quantity, cycles current at as_of
+    cycle_used: dict[tuple[str, str, datetime], dict[str | None, Decimal]] = field(
+        default_factory=dict
+    )
+
+
+NOTHING = PublishedUsage(None, None)
+
+
+def current_publication(marts: PublishedMarts) -> str | None:
+    """The current publication's name (one small file read): cheap enough to poll."""
+    current = current_directory(marts.dest_dir)
+    return None if current is None else current.name
+
+
+def read_published_usage(marts: PublishedMarts) -> PublishedUsage:
+    try:
+        connection = marts.connect()
+    except NothingPublishedError:
+        return NOTHING
+    with connection:
+        name = str(connection.sql("select current_schema()").fetchall()[0][0])
+        manifest = marts.manifest()
+        as_of_text = manifest.get("extra", {}).get("as_of")
+        if not as_of_text or LOADED_FILES_TABLE not in manifest.get("tables", {}):
+            # Published by an older version, without what live usage needs: count from zero
+            # plus everything on disk would double count, so treat it as nothing published.
+            return NOTHING
+        as_of = datetime.fromisoformat(as_of_text).astimezone(UTC)
+        loaded = frozenset(
+            (day.toordinal(), int(seq))
+            for day, seq in connection.sql(
+                f"select event_date, part_seq from {LOADED_FILES_TABLE}"  # noqa: S608
+            ).fetchall()
+            if isinstance(day, date)
+        )
+        window_used = {
+            (customer, feature, _utc(start)): Decimal(used)
+            for customer, feature, start, used in connection.sql(
+                "select customer_id, feature, window_start, used from fct_limit_status"
+            ).fetchall()
+        }
+        cycle_used: dict[tuple[str, str, datetime], dict[str | None, Decimal]] = {}
+        rows = connection.execute(
+            "select customer_id, feature, cycle_start, dimension, quantity from fct_cycle_usage "
+            "where cycle_start <= $as_of and $as_of < cycle_end",
+            {"as_of": as_of},
+        ).fetchall()
+        for customer, feature, start, dimension, quantity in rows:
+            cycle_used.setdefault((customer, feature, _utc(start)), {})[dimension] = Decimal(
+                quantity
+            )
+    return PublishedUsage(name, as_of, loaded, window_used, cycle_used)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)

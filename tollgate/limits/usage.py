@@ -1,0 +1,204 @@
+"""Usage accepted since the last pipeline publication, per customer, feature and period.
+
+A period is a limit window or a billing cycle (often the same). Each accepted event adds to a
+*bucket* named by what decides whether the pipeline has counted it yet: the events file it is
+stored in (event date and part number, the WAL segment's number) and the second it was received
+(rounded up). A pipeline run counts exactly the events of the files it loaded that were received
+by its as-of moment, so when a publication appears (``rebase``) the buckets it covers are
+dropped and the rest stay: nothing is counted twice or missed. An as-of moment inside a second
+keeps that second's bucket (it may count a fraction of a second twice until the next run);
+schedules bill as of whole seconds.
+
+Events are counted when admitted, before they are durable (a *reservation*), so concurrent
+requests can never both pass a hard limit; a reservation is released if the write fails and
+moved to its bucket once the WAL segment holding it is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from tollgate.billing.catalogue.model import Aggregation
+
+ZERO = Decimal(0)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# (dimension value, event date ordinal, part seq, received second rounded up)
+BucketKey = tuple[str | None, int, int, int]
+PeriodKey = tuple[str, str, datetime, datetime]  # customer, feature, start, end
+
+
+class Tally:
+    """One set of events' usage under every aggregation, so any feature's rule can read it."""
+
+    __slots__ = ("count", "last", "last_at", "maximum", "total")
+
+    def __init__(self) -> None:
+        self.total = ZERO
+        self.count = 0
+        self.maximum = ZERO
+        self.last = ZERO
+        self.last_at: datetime | None = None
+
+    def add(self, quantity: Decimal, event_at: datetime) -> None:
+        self.total += quantity
+        self.maximum = quantity if self.count == 0 else max(self.maximum, quantity)
+        self.count += 1
+        if self.last_at is None or event_at >= self.last_at:
+            self.last, self.last_at = quantity, event_at
+
+    def merge(self, other: Tally) -> None:
+        if other.count == 0:
+            return
+        self.total += other.total
+        self.maximum = other.maximum if self.count == 0 else max(self.maximum, other.maximum)
+        self.count += other.count
+        assert other.last_at is not None
+        if self.last_at is None or other.last_at >= self.last_at:
+            self.last, self.last_at = other.last, other.last_at
+
+    def on_top_of(self, base: Decimal, aggregation: Aggregation) -> Decimal:
+        """``base`` (what the pipeline counted) with these later events added."""
+        if self.count == 0:
+            return base
+        if aggregation is Aggregation.SUM:
+            return base + self.total
+        if aggregation is Aggregation.COUNT:
+            return base + self.count
+        if aggregation is Aggregation.MAX:
+            return max(base, self.maximum)
+        return self.last  # LAST: events accepted since are the newest
+
+
+@dataclass
+class Period:
+    """Live usage of one feature in one period of one customer."""
+
+    buckets: dict[BucketKey, Tally] = field(default_factory=dict)
+    reserved: list[tuple[str | None, Tally]] = field(default_factory=list)
+    # Every bucket and reservation merged, overall and per dimension value.
+    live: Tally = field(default_factory=Tally)
+    by_dimension: dict[str | None, Tally] = field(default_factory=dict)
+
+    def add_live(self, dimension: str | None, tally: Tally) -> None:
+        self.live.merge(tally)
+        self.by_dimension.setdefault(dimension, Tally()).merge(tally)
+
+    def recount(self) -> None:
+        self.live, self.by_dimension = Tally(), {}
+        for (dimension, *_), tally in self.buckets.items():
+            self.add_live(dimension, tally)
+        for dimension, tally in self.reserved:
+            self.add_live(dimension, tally)
+
+
+@dataclass
+class Reservation:
+    """What one request's admitted events added, until their WAL write is settled."""
+
+    entries: list[tuple[Period, str | None, int, datetime, Tally]] = field(default_factory=list)
+
+    def add(
+        self,
+        period: Period,
+        dimension: str | None,
+        event_date: date,
+        event_at: datetime,
+        quantity: Decimal,
+    ) -> None:
+        tally = Tally()
+        tally.add(quantity, event_at)
+        period.reserved.append((dimension, tally))
+        period.add_live(dimension, tally)
+        self.entries.append((period, dimension, event_date.toordinal(), event_at, tally))
+
+
+def received_second(received_at: datetime) -> int:
+    """The whole second a receipt time rounds up to (``(s - 1, s]`` is bucket ``s``)."""
+    return -(-_micros(received_at) // 1_000_000)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // datetime.resolution
+
+
+class UsageLedger:
+    def __init__(self) -> None:
+        self._periods: dict[PeriodKey, Period] = {}
+
+    def period(self, key: PeriodKey) -> Period:
+        found = self._periods.get(key)
+        if found is None:
+            found = self._periods[key] = Period()
+        return found
+
+    def find(self, key: PeriodKey) -> Period | None:
+        return self._periods.get(key)
+
+    def commit(self, reservation: Reservation, seq: int, received_at: datetime) -> None:
+        """The reservation's events are durable in WAL segment (and later part) ``seq``."""
+        second = received_second(received_at)
+        for period, dimension, ordinal, _, tally in reservation.entries:
+            _remove_reserved(period, tally)
+            bucket = (dimension, ordinal, seq, second)
+            period.buckets.setdefault(bucket, Tally()).merge(tally)
+            # live already holds it: moving between reserved and buckets changes no total
+
+    def release(self, reservation: Reservation) -> None:
+        """The write failed: the events were never accepted."""
+        touched = []
+        for period, _, _, _, tally in reservation.entries:
+            _remove_reserved(period, tally)
+            touched.append(period)
+        for period in touched:
+            period.recount()
+
+    def add_stored(
+        self,
+        key: PeriodKey,
+        dimension: str | None,
+        event_date: date,
+        seq: int,
+        received_at: datetime,
+        event_at: datetime,
+        quantity: Decimal,
+    ) -> None:
+        """An event found on disk at start-up (WAL or Parquet) and not yet published."""
+        period = self.period(key)
+        bucket = (dimension, event_date.toordinal(), seq, received_second(received_at))
+        period.buckets.setdefault(bucket, Tally()).add(quantity, event_at)
+        tally = Tally()
+        tally.add(quantity, event_at)
+        period.add_live(dimension, tally)
+
+    def rebase(
+        self, loaded: frozenset[tuple[int, int]], as_of: datetime, drop_before: datetime
+    ) -> None:
+        """A publication counted the events of ``loaded`` files (date ordinal, seq) received
+        by ``as_of``: forget those; forget periods that ended before ``drop_before``."""
+        covered_until = _micros(as_of) // 1_000_000
+        for key in [key for key in self._periods if key[3] <= drop_before]:
+            del self._periods[key]
+        for period in self._periods.values():
+            stale = [
+                bucket
+                for bucket in period.buckets
+                if bucket[3] <= covered_until and (bucket[1], bucket[2]) in loaded
+            ]
+            if stale:
+                for bucket in stale:
+                    del period.buckets[bucket]
+                period.recount()
+
+    def periods(self) -> Iterable[tuple[PeriodKey, Period]]:
+        return self._periods.items()
+
+
+def _remove_reserved(period: Period, tally: Tally) -> None:
+    for index, (_, held) in enumerate(period.reserved):
+        if held is tally:
+            del period.reserved[index]
+            return
