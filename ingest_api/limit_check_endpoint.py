@@ -38,6 +38,9 @@ class LimitCheckResult(msgspec.Struct):
     enforcement: str | None  # hard | soft
     resets_at: datetime | None
     reason: str
+    # The as-of moment of the pipeline run whose count ``used`` starts from (events accepted
+    # since are added); None before the first run.
+    usage_as_of: datetime | None = None
 
 
 _decoder = msgspec.json.Decoder(LimitCheckRequest)
@@ -97,6 +100,7 @@ class LimitCheckEndpoint:
             None if check.enforcement is None else check.enforcement.value,
             check.resets_at,
             check.reason,
+            self.engine.published.as_of,
         )
 
 
