@@ -23,6 +23,7 @@ from tollgate.billing.alerts import (
     notification_title,
     notification_type,
     reached_thresholds,
+    threshold_reached,
 )
 from tollgate.billing.catalogue.model import Aggregation, Catalogue, Enforcement
 from tollgate.billing.identifiers import notification_id
@@ -121,6 +122,8 @@ class LimitEngine:
             self._metered[(feature.event_type, feature.unit)] = (name, Decimal(1))
             for unit, factor in feature.unit_conversions.items():
                 self._metered[(feature.event_type, unit)] = (name, factor)
+        # The lowest alert threshold: usage below it needs no notice check.
+        self._lowest = min((t.percent for t in catalogue.alert_thresholds), default=100)
         self._outbox: deque[RaisedNotification] = deque()
         self._queued: set[str] = set()
 
@@ -130,65 +133,121 @@ class LimitEngine:
         """Counts ``events`` in order, refusing any that would pass a hard limit.
 
         Call ``commit`` once the accepted events are durable, or ``release`` if they are not.
+        This is the ingest hot path: the common case (a summed feature, inside its window,
+        below its limit and every alert threshold) is handled inline.
         """
         now = self._clock()
         admission = Admission()
+        reservation = admission.reservation
+        # Usage of each window so far in this batch: earlier events count for later ones.
+        running: dict[PeriodKey, Decimal] = {}
+        metered_features, current, lowest = self._metered, self.terms.current, self._lowest
         for index, event in enumerate(events):
-            metered = self._metered.get((event.event_type, event.unit))
+            metered = metered_features.get((event.event_type, event.unit))
             if metered is None:
                 continue
-            feature, factor = metered
-            terms = self.terms.current(event.customer_id, now)
+            terms = current(event.customer_id, now)
             if terms is None:
                 continue
+            feature, factor = metered
             feature_terms = terms.features.get(feature)
-            if feature_terms is None or not feature_terms.covers(event.timestamp):
-                # Not in the plan, or usage of another window (a backfill): counted by the
-                # next pipeline run, never limited here.
-                self._count_in_cycle(admission, terms, feature, None, event, factor)
+            moment = event.timestamp
+            if (
+                feature_terms is None
+                or feature_terms.aggregation is not Aggregation.SUM
+                or feature_terms.dimension is not None
+                or not feature_terms.window_start <= moment < feature_terms.window_end
+            ):
+                self._admit_one(
+                    admission, running, terms, feature, feature_terms, factor, index, event
+                )
                 continue
-            quantity = event.quantity * factor
-            window = self._window_key(terms.customer_id, feature_terms)
-            used = self._window_used(window, feature_terms)
-            after = _next_used(used, quantity, feature_terms.aggregation)
+            quantity = event.quantity if factor == 1 else event.quantity * factor
+            window = feature_terms.window_key
+            used = running.get(window)
+            if used is None:
+                used = self._window_used(window, feature_terms)
+            after = used + quantity
             limit = feature_terms.limit
-            if limit is not None and after > limit and after != used:
-                if feature_terms.enforcement is Enforcement.HARD:
-                    admission.refused.append(
-                        Refusal(
-                            index,
-                            feature,
-                            limit,
-                            used,
-                            feature_terms.resets_at,
-                            self._refusal_reason(feature, feature_terms, used, quantity),
-                        )
-                    )
-                    continue
-                admission.notices.append(
-                    SoftLimitNotice(
+            if limit is not None and (after > limit or after * 100 >= limit * lowest):
+                # Near or past the limit: judged the long way, with refusals and notices.
+                self._admit_one(
+                    admission, running, terms, feature, feature_terms, factor, index, event
+                )
+                continue
+            running[window] = after
+            reservation.add(self.ledger.period(window), None, moment.date(), moment, quantity)
+            if feature_terms.cycle_key != window:
+                self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
+        reservation.hold()
+        return admission
+
+    def _admit_one(
+        self,
+        admission: Admission,
+        running: dict[PeriodKey, Decimal],
+        terms: CustomerTerms,
+        feature: str,
+        feature_terms: FeatureTerms | None,
+        factor: Decimal,
+        index: int,
+        event: Metered,
+    ) -> None:
+        if feature_terms is None or not feature_terms.covers(event.timestamp):
+            # Not in the plan, or usage of another window (a backfill): counted by the next
+            # pipeline run, never limited here.
+            self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
+            return
+        quantity = event.quantity * factor
+        window = feature_terms.window_key
+        used = running.get(window)
+        if used is None:
+            used = self._window_used(window, feature_terms)
+        after = _next_used(used, quantity, feature_terms.aggregation)
+        limit = feature_terms.limit
+        if limit is not None and after > limit and after != used:
+            if feature_terms.enforcement is Enforcement.HARD:
+                admission.refused.append(
+                    Refusal(
                         index,
                         feature,
                         limit,
-                        after,
+                        used,
                         feature_terms.resets_at,
-                        f"accepted past the soft limit: {feature} usage is now {_text(after)} of "
-                        f"{_text(limit)} {self._unit(feature)} for the period that resets at "
-                        f"{_iso(feature_terms.resets_at)}",
+                        self._refusal_reason(feature, feature_terms, used, quantity),
                     )
                 )
-            dimension = _dimension(event, feature_terms.dimension)
-            period = self.ledger.period(window)
-            admission.reservation.add(
-                period, dimension, event.timestamp.date(), event.timestamp, quantity
-            )
-            if limit is not None:
-                admission.crossings.extend(
-                    self._crossings(terms.customer_id, feature_terms, used, after, event.timestamp)
+                return
+            admission.notices.append(
+                SoftLimitNotice(
+                    index,
+                    feature,
+                    limit,
+                    after,
+                    feature_terms.resets_at,
+                    f"accepted past the soft limit: {feature} usage is now {_text(after)} of "
+                    f"{_text(limit)} {self._unit(feature)} for the period that resets at "
+                    f"{_iso(feature_terms.resets_at)}",
                 )
-            if (terms.cycle.start, terms.cycle.end) != window[2:]:
-                self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
-        return admission
+            )
+        running[window] = after
+        dimension = _dimension(event, feature_terms.dimension)
+        admission.reservation.add(
+            self.ledger.period(window), dimension, event.timestamp.date(), event.timestamp, quantity
+        )
+        if limit is not None:
+            admission.crossings.extend(
+                self._crossings(terms.customer_id, feature_terms, used, after, event.timestamp)
+            )
+        if feature_terms.cycle_key != window:
+            self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
+
+    def _crosses(self, before: Decimal, after: Decimal, limit: Decimal) -> bool:
+        return any(
+            threshold_reached(after, limit, t.percent)
+            and not threshold_reached(before, limit, t.percent)
+            for t in self._catalogue.alert_thresholds
+        )
 
     def commit(self, admission: Admission, seq: int, received_at: datetime) -> None:
         """The admitted events are durable in WAL segment ``seq``: keep them, raise notices."""
@@ -263,7 +322,7 @@ class LimitEngine:
             aggregation = self._catalogue.features[feature].aggregation
             base = self.published.cycle_used.get((customer_id, feature, terms.cycle.start), {})
             period = self.ledger.find((customer_id, feature, terms.cycle.start, terms.cycle.end))
-            live = period.by_dimension if period else {}
+            live = period.by_dimension() if period else {}
             values = {
                 dimension: live[dimension].on_top_of(base.get(dimension, ZERO), aggregation)
                 if dimension in live
@@ -383,7 +442,7 @@ class LimitEngine:
 
     @staticmethod
     def _window_key(customer_id: str, terms: FeatureTerms) -> PeriodKey:
-        return (customer_id, terms.feature, terms.window_start, terms.window_end)
+        return terms.window_key
 
     def _window_base(self, key: PeriodKey) -> Decimal:
         return self.published.window_used.get((key[0], key[1], key[2]), ZERO)

@@ -17,6 +17,7 @@ from tollgate.billing.catalogue.model import Aggregation, Catalogue, Enforcement
 from tollgate.billing.cycles import Cycle, limit_window
 from tollgate.control.models import ActivePlan, EffectiveLimits
 from tollgate.control.service import ControlService
+from tollgate.limits.usage import PeriodKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,8 @@ class FeatureTerms:
     is_override: bool
     aggregation: Aggregation
     dimension: str | None  # the event property the plan prices this feature by
+    window_key: PeriodKey  # (customer, feature, window start, window end) in the ledger
+    cycle_key: PeriodKey  # the same for the billing cycle: often the same period
 
     def covers(self, moment: datetime) -> bool:
         return self.window_start <= moment < self.window_end
@@ -104,18 +107,21 @@ class TermsBook:
         start, end = limit_window(active.rule, active.plan.limit_reset, now)
         boundaries.append(end)
         features: dict[str, FeatureTerms] = {}
+        window_end = min(end, ends_at) if ends_at else end
         for feature, effective in limits.limits.items():
             plan_feature = active.plan.features.get(feature)
             features[feature] = FeatureTerms(
                 feature=feature,
                 window_start=start,
-                window_end=min(end, ends_at) if ends_at else end,
+                window_end=window_end,
                 resets_at=end,
                 limit=effective.value,
                 enforcement=effective.enforcement,
                 is_override=effective.source == "override",
                 aggregation=self._catalogue.features[feature].aggregation,
                 dimension=plan_feature.dimension if plan_feature else None,
+                window_key=(customer_id, feature, start, window_end),
+                cycle_key=(customer_id, feature, active.cycle.start, active.cycle.end),
             )
         return CustomerTerms(
             customer_id, active.plan_name, active.plan, active.cycle, features, min(boundaries)

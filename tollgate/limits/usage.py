@@ -43,6 +43,18 @@ class Tally:
         self.last = ZERO
         self.last_at: datetime | None = None
 
+    @classmethod
+    def of(
+        cls, total: Decimal, count: int, maximum: Decimal, last: Decimal, last_at: datetime
+    ) -> Tally:
+        tally = cls()
+        tally.total, tally.count, tally.maximum = total, count, maximum
+        tally.last, tally.last_at = last, last_at
+        return tally
+
+    def copy(self) -> Tally:
+        return Tally.of(self.total, self.count, self.maximum, self.last, self.last_at or _EPOCH)
+
     def add(self, quantity: Decimal, event_at: datetime) -> None:
         self.total += quantity
         self.maximum = quantity if self.count == 0 else max(self.maximum, quantity)
@@ -78,28 +90,39 @@ class Period:
     """Live usage of one feature in one period of one customer."""
 
     buckets: dict[BucketKey, Tally] = field(default_factory=dict)
-    reserved: list[tuple[str | None, Tally]] = field(default_factory=list)
-    # Every bucket and reservation merged, overall and per dimension value.
+    # id(tally) -> (dimension, tally) for reservations not yet settled
+    reserved: dict[int, tuple[str | None, Tally]] = field(default_factory=dict)
+    # Every bucket and reservation merged.
     live: Tally = field(default_factory=Tally)
-    by_dimension: dict[str | None, Tally] = field(default_factory=dict)
 
-    def add_live(self, dimension: str | None, tally: Tally) -> None:
-        self.live.merge(tally)
-        self.by_dimension.setdefault(dimension, Tally()).merge(tally)
+    def by_dimension(self) -> dict[str | None, Tally]:
+        """Live usage per dimension value (computed when asked: only summaries need it)."""
+        found: dict[str | None, Tally] = {}
+        for (dimension, *_), tally in self.buckets.items():
+            found.setdefault(dimension, Tally()).merge(tally)
+        for dimension, tally in self.reserved.values():
+            found.setdefault(dimension, Tally()).merge(tally)
+        return found
 
     def recount(self) -> None:
-        self.live, self.by_dimension = Tally(), {}
-        for (dimension, *_), tally in self.buckets.items():
-            self.add_live(dimension, tally)
-        for dimension, tally in self.reserved:
-            self.add_live(dimension, tally)
+        self.live = Tally()
+        for tally in self.buckets.values():
+            self.live.merge(tally)
+        for _, tally in self.reserved.values():
+            self.live.merge(tally)
 
 
 @dataclass
 class Reservation:
-    """What one request's admitted events added, until their WAL write is settled."""
+    """What one request's admitted events add, until their WAL write is settled.
 
-    entries: list[tuple[Period, str | None, int, datetime, Tally]] = field(default_factory=list)
+    Events are grouped by period, dimension value and event date while admitted, and the
+    groups join their periods in one step (``hold``): per event that is one tally update.
+    """
+
+    groups: dict[tuple[int, str | None, int], tuple[Period, str | None, int, Tally]] = field(
+        default_factory=dict
+    )
 
     def add(
         self,
@@ -109,11 +132,29 @@ class Reservation:
         event_at: datetime,
         quantity: Decimal,
     ) -> None:
-        tally = Tally()
-        tally.add(quantity, event_at)
-        period.reserved.append((dimension, tally))
-        period.add_live(dimension, tally)
-        self.entries.append((period, dimension, event_date.toordinal(), event_at, tally))
+        ordinal = event_date.toordinal()
+        key = (id(period), dimension, ordinal)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = (period, dimension, ordinal, Tally())
+        group[3].add(quantity, event_at)
+
+    def add_tally(
+        self, period: Period, dimension: str | None, event_date: date, tally: Tally
+    ) -> None:
+        ordinal = event_date.toordinal()
+        key = (id(period), dimension, ordinal)
+        group = self.groups.get(key)
+        if group is None:
+            self.groups[key] = (period, dimension, ordinal, tally)
+        else:
+            group[3].merge(tally)
+
+    def hold(self) -> None:
+        """Counts the groups in their periods' live usage."""
+        for period, dimension, _, tally in self.groups.values():
+            period.reserved[id(tally)] = (dimension, tally)
+            period.live.merge(tally)
 
 
 def received_second(received_at: datetime) -> int:
@@ -141,19 +182,23 @@ class UsageLedger:
     def commit(self, reservation: Reservation, seq: int, received_at: datetime) -> None:
         """The reservation's events are durable in WAL segment (and later part) ``seq``."""
         second = received_second(received_at)
-        for period, dimension, ordinal, _, tally in reservation.entries:
-            _remove_reserved(period, tally)
+        for period, dimension, ordinal, tally in reservation.groups.values():
+            del period.reserved[id(tally)]
             bucket = (dimension, ordinal, seq, second)
-            period.buckets.setdefault(bucket, Tally()).merge(tally)
+            existing = period.buckets.get(bucket)
+            if existing is None:
+                period.buckets[bucket] = tally  # no one else holds it any more
+            else:
+                existing.merge(tally)
             # live already holds it: moving between reserved and buckets changes no total
 
     def release(self, reservation: Reservation) -> None:
         """The write failed: the events were never accepted."""
-        touched = []
-        for period, _, _, _, tally in reservation.entries:
-            _remove_reserved(period, tally)
-            touched.append(period)
-        for period in touched:
+        touched = {}
+        for period, _, _, tally in reservation.groups.values():
+            period.reserved.pop(id(tally), None)
+            touched[id(period)] = period
+        for period in touched.values():
             period.recount()
 
     def add_stored(
@@ -170,9 +215,7 @@ class UsageLedger:
         period = self.period(key)
         bucket = (dimension, event_date.toordinal(), seq, received_second(received_at))
         period.buckets.setdefault(bucket, Tally()).add(quantity, event_at)
-        tally = Tally()
-        tally.add(quantity, event_at)
-        period.add_live(dimension, tally)
+        period.live.add(quantity, event_at)
 
     def rebase(
         self, loaded: frozenset[tuple[int, int]], as_of: datetime, drop_before: datetime
@@ -195,10 +238,3 @@ class UsageLedger:
 
     def periods(self) -> Iterable[tuple[PeriodKey, Period]]:
         return self._periods.items()
-
-
-def _remove_reserved(period: Period, tally: Tally) -> None:
-    for index, (_, held) in enumerate(period.reserved):
-        if held is tally:
-            del period.reserved[index]
-            return
