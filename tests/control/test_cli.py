@@ -229,3 +229,29 @@ def test_the_installed_command_reads_the_environment(tmp_path: Path) -> None:
     )
     assert "cus_env" in listed.stdout
     assert (tmp_path / "control.sqlite").exists()
+
+
+def test_a_customers_own_key_is_created_for_an_existing_customer_only(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    unknown = runner.invoke(
+        app, ["keys", "create", "--name", "portal", "--customer", "cus_x", *data]
+    )
+    assert unknown.exit_code != 0
+    assert "no customer 'cus_x'" in unknown.output
+
+    assert runner.invoke(app, ["customers", "create", "cus_x", "--name", "X", *data]).exit_code == 0
+    created = runner.invoke(
+        app, ["keys", "create", "--name", "portal", "--customer", "cus_x", *data]
+    )
+    assert created.exit_code == 0, created.output
+    assert "acts for customer: cus_x" in created.output
+    assert "scopes: read" in created.output
+
+    admin = runner.invoke(
+        app,
+        ["keys", "create", "--name", "p2", "--customer", "cus_x", "--scope", "admin", *data],
+    )
+    assert admin.exit_code != 0
+    assert "read scope only" in admin.output
+    listed = runner.invoke(app, ["keys", "list", *data])
+    assert "cus_x" in listed.output
