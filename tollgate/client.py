@@ -18,25 +18,41 @@ Delivery outcomes a caller can observe:
   and logged;
 * failed (no answer after ``max_retries`` retries, or ``close`` timed out): passed to
   ``on_failed`` and logged at ERROR level.
+
+Before doing metered work, a service can ask whether the customer may (the original system's
+checkLimit)::
+
+    check = client.check_limit("cus_42", "api_calls")  # in async code: await acheck_limit(...)
+    if not check.allowed:
+        ...  # past a hard limit until check.resets_at
+
+``tollgate.metering``'s ``enforce_usage_limits`` does this for FastAPI endpoints.
+
+Checks go straight to ``POST /v1/limits/check`` (no queue, no retries: their latency is on the
+caller's request path) with a short timeout of their own, ``check_timeout``. Every failure,
+whether an error answer or no answer at all, raises ``LimitCheckError``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import dataclasses
 import email.utils
 import json
 import logging
+import math
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
-from typing import Final, Self, TypeVar
+from typing import Final, Literal, Self, TypeVar
 
 import httpx
 import tenacity
@@ -45,6 +61,8 @@ __all__ = [
     "ClientClosedError",
     "ClientStats",
     "Failed",
+    "LimitCheck",
+    "LimitCheckError",
     "QueueFullError",
     "Rejected",
     "TollgateClient",
@@ -53,6 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EVENTS_PATH: Final = "/v1/events"
+LIMIT_CHECK_PATH: Final = "/v1/limits/check"
 # The server's default limits per request (TOLLGATE_MAX_BATCH_EVENTS, TOLLGATE_MAX_BODY_BYTES).
 MAX_BATCH_EVENTS: Final = 1000
 DEFAULT_MAX_BODY_BYTES: Final = 1024 * 1024
@@ -72,7 +91,63 @@ class QueueFullError(Exception):
 
 
 class ClientClosedError(RuntimeError):
-    """``track`` was called on a client that is closing or closed."""
+    """``track`` or a limit check was called on a client that is closing or closed."""
+
+
+class LimitCheckError(Exception):
+    """A limit check got no usable answer.
+
+    ``status`` is the HTTP status of Tollgate's answer, or None when there was none (connection
+    refused, timeout, ...). ``code`` is Tollgate's error code (``invalid_api_key``,
+    ``unknown_feature``, ...) or, without one, ``unreachable``, ``http_error`` or
+    ``invalid_answer``.
+    """
+
+    def __init__(self, status: int | None, code: str, message: str, hint: str = "") -> None:
+        where = f"HTTP {status}" if status is not None else "no answer"
+        super().__init__(f"limit check failed ({where}, {code}): {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+    @property
+    def unavailable(self) -> bool:
+        """True when Tollgate gave no usable answer (network, timeout, 408/429, 5xx, an answer
+        that is not a limit check), as opposed to a refusal of the check itself (bad key,
+        unknown feature, ...: a 4xx) that a retry would not change."""
+        if self.status is None or self.status in RETRYABLE_STATUSES:
+            return True
+        return not 400 <= self.status < 500
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCheck:
+    """Tollgate's answer to "may this customer use ``quantity`` more of ``feature`` now?".
+
+    ``allowed`` is False only when the quantity would pass a hard limit; past a soft limit it
+    is True and ``reason`` says so. ``limit``, ``remaining``, ``enforcement`` and
+    ``resets_at`` are None when no limit applies (unlimited plan, feature not in the plan, no
+    subscription). ``used`` is live: it includes every event Tollgate has accepted so far.
+    """
+
+    customer_id: str
+    feature: str
+    quantity: Decimal
+    allowed: bool
+    used: Decimal  # in the current limit window
+    limit: Decimal | None
+    remaining: Decimal | None
+    enforcement: Literal["hard", "soft"] | None
+    resets_at: datetime | None  # timezone-aware: when the window (and the usage) resets
+    reason: str
+
+    def seconds_until_reset(self, now: datetime | None = None) -> int | None:
+        """Whole seconds (rounded up, at least 1) until ``resets_at``; None without a reset."""
+        if self.resets_at is None:
+            return None
+        remaining = (self.resets_at - (now or datetime.now(UTC))).total_seconds()
+        return max(1, math.ceil(remaining))
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +403,91 @@ def read_response(response: httpx.Response) -> _Answer | _Refused:
     return _Refused(status, code, message)
 
 
+# --- limit checks ---------------------------------------------------------------------------
+
+
+def limit_check_body(customer_id: str, feature: str, quantity: object) -> bytes:
+    """The JSON body of ``POST /v1/limits/check``; TypeError/ValueError for bad arguments."""
+    payload = {
+        "customer_id": _require_str("customer_id", customer_id),
+        "feature": _require_str("feature", feature),
+        "quantity": quantity_text(quantity),
+    }
+    return encode_event(payload)
+
+
+def read_limit_check(response: httpx.Response) -> LimitCheck:
+    """A limit check answer, or LimitCheckError for an error answer or one we cannot read."""
+    body = _json_object(response)
+    if response.status_code != 200:
+        code, message = _error_parts(body, response)
+        error = body.get("error") if body is not None else None
+        hint = str(error.get("hint", "")) if isinstance(error, dict) else ""
+        raise LimitCheckError(response.status_code, code, message, hint)
+    if body is None:
+        raise LimitCheckError(200, "invalid_answer", "the answer is not a JSON object")
+    try:
+        return _limit_check(body)
+    except (KeyError, TypeError, ValueError, InvalidOperation) as error:
+        raise LimitCheckError(
+            200, "invalid_answer", f"the answer is not a limit check: {_describe(error)}"
+        ) from None
+
+
+def _limit_check(body: dict[str, object]) -> LimitCheck:
+    allowed = body["allowed"]
+    if not isinstance(allowed, bool):
+        raise TypeError(f"allowed must be a boolean, got {allowed!r}")
+    enforcement: Literal["hard", "soft"] | None
+    match body.get("enforcement"):
+        case "hard":
+            enforcement = "hard"
+        case "soft":
+            enforcement = "soft"
+        case None:
+            enforcement = None
+        case other:
+            raise ValueError(f"unknown enforcement {other!r}")
+    resets_text = body.get("resets_at")
+    resets_at = None
+    if resets_text is not None:
+        resets_at = datetime.fromisoformat(_answer_str("resets_at", resets_text))
+        if resets_at.tzinfo is None or resets_at.utcoffset() is None:
+            raise ValueError(f"resets_at has no time zone: {resets_text!r}")
+    return LimitCheck(
+        customer_id=_answer_str("customer_id", body["customer_id"]),
+        feature=_answer_str("feature", body["feature"]),
+        quantity=_answer_decimal("quantity", body["quantity"]),
+        allowed=allowed,
+        used=_answer_decimal("used", body["used"]),
+        limit=_optional_decimal("limit", body.get("limit")),
+        remaining=_optional_decimal("remaining", body.get("remaining")),
+        enforcement=enforcement,
+        resets_at=resets_at,
+        reason=_answer_str("reason", body.get("reason", "")),
+    )
+
+
+def _answer_str(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def _answer_decimal(name: str, value: object) -> Decimal:
+    # Decimal text as Tollgate sends it; a JSON number would have gone through a float.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"{name} must be decimal text, got {value!r}")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _optional_decimal(name: str, value: object) -> Decimal | None:
+    return None if value is None else _answer_decimal(name, value)
+
+
 # --- tenacity policy ------------------------------------------------------------------------
 
 
@@ -364,7 +524,9 @@ class TollgateClient:
         flush_interval: longest time in seconds an event waits in the queue before it is sent.
         max_queue: events held in memory at most; ``track`` blocks when they are reached.
         max_retries: re-sends of a batch after 429, 5xx or network errors before giving up.
-        timeout: seconds for one HTTP request.
+        timeout: seconds for one HTTP request sending events.
+        check_timeout: seconds for one limit check (``check_limit``/``acheck_limit``); short,
+            because a service waits for it before answering its own caller.
         block_timeout: default seconds ``track`` waits for room before raising QueueFullError.
         backoff_initial, backoff_max: exponential backoff (with jitter) bounds in seconds.
         source: sent as every event's ``source`` (e.g. the service name) when not None.
@@ -372,6 +534,7 @@ class TollgateClient:
         on_rejected: called from the sender thread with events the server refused.
         on_failed: called from the sender thread with events that got no answer.
         transport: an httpx transport (tests, proxies, custom TLS).
+        async_transport: the same for ``acheck_limit``'s ``httpx.AsyncClient``.
     """
 
     def __init__(
@@ -385,6 +548,7 @@ class TollgateClient:
         max_queue: int = 100_000,
         max_retries: int = 8,
         timeout: float = 10.0,
+        check_timeout: float = 2.0,
         block_timeout: float = 5.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
@@ -393,6 +557,7 @@ class TollgateClient:
         on_rejected: Callable[[list[Rejected]], None] | None = None,
         on_failed: Callable[[list[Failed]], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         _check_settings(batch_size, flush_interval, max_queue, max_retries, block_timeout)
         if max_body_bytes < 1024:
@@ -408,16 +573,24 @@ class TollgateClient:
         self._exit_timeout = exit_timeout
         self._on_rejected = on_rejected
         self._on_failed = on_failed
+        if check_timeout <= 0:
+            raise ValueError(f"check_timeout must be positive, got {check_timeout}")
+        self._check_timeout = check_timeout
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        }
         self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-            timeout=timeout,
-            transport=transport,
+            base_url=self.base_url, headers=self._headers, timeout=timeout, transport=transport
         )
+        # acheck_limit's clients, one per event loop: an httpx.AsyncClient's connections belong
+        # to the loop that opened them (a service has one loop; tests may run several).
+        self._async_transport = async_transport
+        self._async_lock = threading.Lock()
+        self._async_http: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
         # One lock, three conditions: the sender waits for work, producers for room, and
         # flush() for answers; separate conditions avoid waking everybody on every event.
         self._lock = threading.Lock()
@@ -479,6 +652,72 @@ class TollgateClient:
         self._enqueue(item, self._block_timeout if block_timeout is None else block_timeout)
         return item.event_id
 
+    def check_limit(
+        self,
+        customer_id: str,
+        feature: str,
+        quantity: Decimal | int | str = 1,
+        *,
+        timeout: float | None = None,
+    ) -> LimitCheck:
+        """Ask Tollgate whether ``customer_id`` may use ``quantity`` more of ``feature`` now.
+
+        ``feature`` is a catalogue feature (``api_calls``, ``ai_tokens``, ``storage``), not an
+        event's free-form feature name. Blocks for at most ``timeout`` seconds (default: the
+        client's ``check_timeout``); from async code use ``acheck_limit``. Not retried.
+
+        Raises LimitCheckError when Tollgate refuses the check (``status`` 400/401/403/404) or
+        cannot answer (``status`` None, 429 or 5xx; ``unavailable`` is True then), and
+        ClientClosedError after ``close``.
+        """
+        body = limit_check_body(customer_id, feature, quantity)
+        self._check_open()
+        try:
+            response = self._http.post(
+                LIMIT_CHECK_PATH,
+                content=body,
+                timeout=self._check_timeout if timeout is None else timeout,
+            )
+        except httpx.RequestError as error:
+            raise LimitCheckError(None, "unreachable", _describe(error)) from error
+        except RuntimeError as error:  # httpx: the client was closed meanwhile
+            raise ClientClosedError("the Tollgate client is closed") from error
+        return read_limit_check(response)
+
+    async def acheck_limit(
+        self,
+        customer_id: str,
+        feature: str,
+        quantity: Decimal | int | str = 1,
+    ) -> LimitCheck:
+        """``check_limit`` for async code: never blocks the event loop.
+
+        Bounded by the client's ``check_timeout`` (wrap it in ``asyncio.timeout`` for less).
+        Uses an ``httpx.AsyncClient`` per event loop, created on first use; ``aclose_checks``
+        closes the running loop's one (``Metering.lifespan`` does it at shutdown).
+        """
+        body = limit_check_body(customer_id, feature, quantity)
+        self._check_open()
+        http = self._async_client()
+        try:
+            response = await http.post(LIMIT_CHECK_PATH, content=body)
+        except httpx.RequestError as error:
+            raise LimitCheckError(None, "unreachable", _describe(error)) from error
+        except RuntimeError as error:  # httpx: the client was closed meanwhile
+            raise ClientClosedError("the Tollgate client is closed") from error
+        return read_limit_check(response)
+
+    async def aclose_checks(self) -> None:
+        """Close the connections ``acheck_limit`` opened on the running event loop.
+
+        Call it before that loop ends; a later ``acheck_limit`` on it opens new ones.
+        """
+        loop = asyncio.get_running_loop()
+        with self._async_lock:
+            http = self._async_http.pop(loop, None)
+        if http is not None:
+            await http.aclose()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Send what is queued now and wait until every event tracked so far is answered
         (accepted, duplicate, rejected or failed). False if ``timeout`` passed first."""
@@ -508,6 +747,9 @@ class TollgateClient:
         # After an abort this waits for at most the one request in flight.
         self._sender.join()
         self._http.close()
+        with self._async_lock:
+            # Their loops may be gone (aclose needs the loop): dropping them is all we can do.
+            self._async_http.clear()
         with self._lock:
             self._closed = True
         atexit.unregister(self._close_at_exit)
@@ -535,6 +777,26 @@ class TollgateClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    # --- limit checks -------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise ClientClosedError("the Tollgate client is closed; no limit checks are made")
+
+    def _async_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        with self._async_lock:
+            http = self._async_http.get(loop)
+            if http is None:
+                http = httpx.AsyncClient(
+                    base_url=self.base_url,
+                    headers=self._headers,
+                    timeout=self._check_timeout,
+                    transport=self._async_transport,
+                )
+                self._async_http[loop] = http
+            return http
 
     # --- producer side ------------------------------------------------------------------
 

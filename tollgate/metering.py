@@ -19,12 +19,27 @@ Or for every route at once, as ASGI middleware::
 
     app.add_middleware(MeteringMiddleware, client=client, feature="api")
 
-Rules shared by both:
+Refusing work past a hard limit (the original system's enforceUsageLimits), before the
+endpoint runs: the dependency asks Tollgate's ``POST /v1/limits/check`` and answers 429 with a
+``Retry-After`` until the limit resets when the customer may not use the feature any more::
+
+    @app.post("/summaries", dependencies=[Depends(metering.enforce_usage_limits("ai_tokens"))])
+    async def summarize(
+        body: Text, usage: Annotated[AiUsage, Depends(metering.track_ai_usage("gpt-4o-mini"))]
+    ) -> Summary: ...
+
+The feature there is a catalogue feature (``api_calls``, ``ai_tokens``, ``storage``): the one
+the plan limits, which Tollgate derives from the events' type and unit. Past a soft limit the
+request is allowed (and billed as overage). If Tollgate cannot answer, the request goes on
+(``fail_open=True``, the default) or is refused with 503 (``fail_open=False``).
+
+Rules shared by the tracking dependencies and the middleware:
 
 * Only successful requests are metered: nothing is recorded when the endpoint raises (e.g.
   ``HTTPException(500)``) or answers with a status >= 400.
 * Metering never breaks the service: a request without a customer id, a full client queue or a
-  closed client is logged and the request goes on unmetered.
+  closed client is logged and the request goes on unmetered (and, for ``enforce_usage_limits``,
+  unlimited).
 * Recording never waits: events go to the client's queue with ``block_timeout=0``; sending
   happens on the client's background thread.
 
@@ -36,21 +51,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, NoReturn, cast
+from typing import Final, cast
 
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tollgate.client import ClientClosedError, QueueFullError, TollgateClient
+from tollgate.client import (
+    ClientClosedError,
+    LimitCheck,
+    LimitCheckError,
+    QueueFullError,
+    TollgateClient,
+    quantity_text,
+)
 
 __all__ = [
     "CUSTOMER_ID_HEADER",
     "AiUsage",
     "CustomerIdFrom",
+    "LimitCheck",
     "Metering",
     "MeteringMiddleware",
     "StorageUsage",
@@ -64,6 +87,7 @@ CUSTOMER_ID_HEADER: Final = "X-Customer-Id"
 SHUTDOWN_FLUSH_SECONDS: Final = 10.0
 
 CustomerIdFrom = Callable[[Request], str | None]
+EnforceUsageLimits = Callable[[Request], Awaitable[LimitCheck | None]]
 
 
 def customer_id_from_header(name: str = CUSTOMER_ID_HEADER) -> CustomerIdFrom:
@@ -137,17 +161,18 @@ class _Recorder:
         self.client = client
         self.customer_id_from = customer_id_from
 
-    def customer_id(self, request: Request) -> str | None:
+    def customer_id(self, request: Request, outcome: str = "request not metered") -> str | None:
         try:
             customer_id = self.customer_id_from(request)
         except Exception:
-            log.exception("metering: customer_id_from raised; request not metered")
+            log.exception("metering: customer_id_from raised; %s", outcome)
             return None
         if customer_id is None:
             log.warning(
-                "metering: no customer id on %s %s; request not metered",
+                "metering: no customer id on %s %s; %s",
                 request.method,
                 request.url.path,
+                outcome,
             )
         return customer_id
 
@@ -189,15 +214,20 @@ class Metering:
     """Factory of FastAPI dependencies that meter endpoints into Tollgate.
 
     ``customer_id_from`` says whom to bill for a request (default: the X-Customer-Id header);
-    returning None leaves the request unmetered (logged).
+    returning None leaves the request unmetered (logged). ``fail_open`` is what
+    ``enforce_usage_limits`` does when Tollgate cannot answer a limit check: let the request
+    through (True, the default) or refuse it with 503 (False).
     """
 
     def __init__(
         self,
         client: TollgateClient,
         customer_id_from: CustomerIdFrom | None = None,
+        *,
+        fail_open: bool = True,
     ) -> None:
         self.client = client
+        self.fail_open = fail_open
         self._recorder = _Recorder(client, customer_id_from or customer_id_from_header())
 
     def track_api_usage(
@@ -281,21 +311,127 @@ class Metering:
         hook run, and events still queued then would be lost.
         """
         yield
+        # Limit checks' connections belong to this event loop, which ends with the service.
+        await self.client.aclose_checks()
         # flush() blocks; keep the event loop free for other shutdown work meanwhile.
         if not await asyncio.to_thread(self.client.flush, SHUTDOWN_FLUSH_SECONDS):
             log.error("metering: events still unsent %ss into shutdown", SHUTDOWN_FLUSH_SECONDS)
 
-    def enforce_usage_limits(self, feature: str) -> NoReturn:
-        """EXTENSION POINT (not implemented): the original system's enforceUsageLimits.
+    def enforce_usage_limits(
+        self,
+        feature: str,
+        quantity: Decimal | int | str = 1,
+        *,
+        fail_open: bool | None = None,
+    ) -> EnforceUsageLimits:
+        """A dependency that refuses the request when the customer is past a hard limit of
+        ``feature`` (the original system's enforceUsageLimits).
 
-        TODO: return a dependency that looks up the customer's plan limit and current usage of
-        ``feature`` (from Tollgate's read API once it exists) and raises HTTPException(429, ...)
-        with a Retry-After at the next billing period when the limit is reached. It belongs
-        here so it shares ``customer_id_from`` with the tracking dependencies.
+        Before the endpoint runs, it asks Tollgate whether the customer (read as the tracking
+        dependencies do) may use ``quantity`` more of ``feature``, a catalogue feature such as
+        ``api_calls``. Tollgate's usage is live: it counts events as it accepts them, so the
+        request after the one that reached the limit is refused.
+
+        * Refused (past a hard limit): ``HTTPException(429)`` with a ``Retry-After`` header in
+          seconds until the limit window resets, and a detail naming the feature, the limit,
+          the usage and the reset time. 429 rather than 403: the customer is authorised to use
+          the endpoint, they have used up a quota that refills at a known time, which is what
+          429 Too Many Requests with Retry-After says (RFC 6585, RFC 9110 10.2.3); clients and
+          proxies already handle it as "not now, retry later", while 403 reads as "never,
+          whatever you do" and carries no time to retry at.
+        * Allowed (within the limit, past a soft limit, unlimited, or no subscription): the
+          request goes on. The ``LimitCheck`` is the dependency's value and is also kept in
+          ``request.state.limit_checks[feature]``, e.g. to warn about a soft limit passed.
+        * No customer id: the request goes on, unlimited (logged), as it goes on unmetered.
+        * Tollgate cannot answer or refuses the check (unreachable, timeout, 5xx, a bad key,
+          an unknown feature): logged; with ``fail_open`` (default: the ``Metering``'s, True)
+          the request goes on, else it is refused with 503. Metering must not take the service
+          down with Tollgate; fail closed where serving unpaid work is worse than not serving.
+
+        Refused requests never reach the endpoint, so a tracking dependency on the same route
+        does not bill them.
         """
-        raise NotImplementedError(
-            f"enforce_usage_limits({feature!r}) is not implemented yet; see its docstring"
+        quantity_text(quantity)  # a bad quantity is a bug at the route, not at request time
+        recorder = self._recorder
+        client = self.client
+
+        async def enforce_usage_limits(request: Request) -> LimitCheck | None:
+            customer_id = recorder.customer_id(request, "request not limited")
+            if customer_id is None:
+                return None
+            try:
+                check = await client.acheck_limit(customer_id, feature, quantity)
+            except Exception as error:
+                open_ = self.fail_open if fail_open is None else fail_open
+                _check_failed(customer_id, feature, error, fail_open=open_)
+                return None
+            checks = getattr(request.state, "limit_checks", None)
+            if not isinstance(checks, dict):
+                checks = {}
+                request.state.limit_checks = checks
+            checks[feature] = check
+            if not check.allowed:
+                raise _limit_exceeded(check)
+            return check
+
+        return enforce_usage_limits
+
+
+def _check_failed(customer_id: str, feature: str, error: Exception, *, fail_open: bool) -> None:
+    """Logs a limit check that got no answer; raises 503 unless failing open."""
+    outcome = "request allowed (fail open)" if fail_open else "request refused (fail closed)"
+    if isinstance(error, LimitCheckError) and not error.unavailable:
+        # A bad key or an unknown feature: configuration, not an outage; it won't heal itself.
+        log.error(
+            "metering: limit check of %s for %s refused: %s; %s",
+            feature,
+            customer_id,
+            error,
+            outcome,
         )
+    elif isinstance(error, LimitCheckError | ClientClosedError):
+        log.warning(
+            "metering: limit check of %s for %s failed: %s; %s",
+            feature,
+            customer_id,
+            error,
+            outcome,
+        )
+    else:
+        log.exception(
+            "metering: limit check of %s for %s failed; %s", feature, customer_id, outcome
+        )
+    if not fail_open:
+        raise HTTPException(
+            503,
+            detail={
+                "error": "usage_limits_unavailable",
+                "message": f"usage limits of {feature} cannot be checked now; try again later",
+                "feature": feature,
+            },
+        ) from error
+
+
+def _limit_exceeded(check: LimitCheck) -> HTTPException:
+    """429 for a check that refused: what was exceeded, and when to come back."""
+    detail: dict[str, str | None] = {
+        "error": "usage_limit_exceeded",
+        "message": check.reason,
+        "feature": check.feature,
+        "limit": _decimal_text(check.limit),
+        "used": _decimal_text(check.used),
+        "remaining": _decimal_text(check.remaining),
+        "requested": _decimal_text(check.quantity),
+        "enforcement": check.enforcement,
+        "resets_at": None if check.resets_at is None else check.resets_at.isoformat(),
+    }
+    retry_after = check.seconds_until_reset()
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+    return HTTPException(429, detail=detail, headers=headers)
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
 
 
 class MeteringMiddleware:

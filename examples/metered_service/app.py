@@ -3,7 +3,9 @@
 Each metered endpoint shows one dependency of ``tollgate.metering``:
 
 * ``GET /notes`` and ``POST /notes``: ``track_api_usage``, one ``api_call`` per request;
-* ``POST /summaries``: ``track_ai_usage``, prompt and completion tokens of a (fake) model;
+* ``POST /summaries``: ``track_ai_usage``, prompt and completion tokens of a (fake) model,
+  and ``enforce_usage_limits("ai_tokens")``: a customer past a hard limit of AI tokens (the
+  free plan's 10,000) gets 429 with a Retry-After instead of a summary;
 * ``PUT /files/{name}``: ``track_storage_usage``, the bytes uploaded.
 
 Customers identify themselves with the ``X-Customer-Id`` header (a real service would take
@@ -92,7 +94,9 @@ def create_app(client: TollgateClient) -> FastAPI:
         notes[customer].append(note)
         return note
 
-    @app.post("/summaries")
+    # The costly endpoint refuses work once the customer's plan says no more tokens; the
+    # check runs first, so a refused request never reaches the model and is not billed.
+    @app.post("/summaries", dependencies=[Depends(metering.enforce_usage_limits("ai_tokens"))])
     async def summarize(
         customer: Customer,
         body: SummaryIn,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +17,9 @@ import pytest
 from tests.support.parquet import stored_rows
 from tests.support.server import ServerKeys, TollgateServer, free_port, wait_until
 from tests.tollgate.test_metering import billing_view
+from tollgate.client import TollgateClient
+from tollgate.control.database import open_control_database
+from tollgate.control.service import ControlService
 
 pytestmark = pytest.mark.slow  # every test here starts a real Tollgate server
 
@@ -95,3 +100,62 @@ def test_the_example_service_bills_its_customers(server: TollgateServer, service
         ("cus_bob", "storage", "storage", Decimal(1024), "byte", {"operation": "upload"}),
     ]  # fmt: skip
     assert {row["source"] for row in rows} == {"metered-service"}
+
+
+def test_summaries_are_refused_past_the_free_plans_ai_token_limit(
+    server: TollgateServer, keys: ServerKeys, service: Service
+) -> None:
+    engine = open_control_database(server.settings.control_database_url)
+    control = ControlService(engine, server.settings.catalogue(), actor="tests")
+    control.create_customer("cus_free", name="Free customer")
+    control.subscribe("cus_free", "free", at=datetime.now(UTC) - timedelta(days=1))
+    engine.dispose()
+    free = {"X-Customer-Id": "cus_free"}
+    text = {"text": "Summarise this, please."}
+
+    with (
+        TollgateClient(server.url, keys.read) as tollgate,
+        httpx.Client(base_url=service.url, timeout=10) as http,
+    ):
+        wait_until(
+            lambda: tollgate.check_limit("cus_free", "ai_tokens").limit == 10_000,
+            timeout=10,
+            what="Tollgate to see the free plan's ai_tokens limit",
+        )
+        summary = http.post("/summaries", json=text, headers=free)
+        assert summary.status_code == 200
+        used = summary.json()["prompt_tokens"] + summary.json()["completion_tokens"]
+        wait_until(
+            lambda: tollgate.check_limit("cus_free", "ai_tokens").used == used,
+            timeout=30,
+            what="the example to send the summary's tokens",
+        )
+
+        # Another service of this customer uses up the rest of the month's AI tokens.
+        event = {
+            "event_id": uuid.uuid4().hex,
+            "customer_id": "cus_free",
+            "event_type": "ai_tokens",
+            "feature": "chat",
+            "quantity": str(10_000 - used),
+            "unit": "token",
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+        ingest = httpx.post(
+            f"{server.url}/v1/events",
+            json=[event],
+            headers={"Authorization": f"Bearer {keys.ingest}"},
+            timeout=10,
+        )
+        assert ingest.json()["accepted"] == 1, ingest.text
+
+        refused = http.post("/summaries", json=text, headers=free)
+        # Other endpoints, and other customers, are not limited by it.
+        assert http.post("/notes", json={"text": "still works"}, headers=free).status_code == 201
+        assert http.post("/summaries", json=text, headers=ALICE).status_code == 200
+
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    detail = refused.json()["detail"]
+    assert (detail["feature"], detail["limit"], detail["used"]) == ("ai_tokens", "10000", "10000")
+    assert detail["resets_at"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -22,13 +24,17 @@ import pytest
 
 from tests.support.parquet import stored_rows
 from tests.support.server import ServerKeys, TollgateServer, free_port, wait_until
+from tests.tollgate.test_enforce_usage_limits import post_api_calls, subscribe, wait_for_plan
 from tollgate.client import (
     ClientClosedError,
     Failed,
+    LimitCheck,
+    LimitCheckError,
     QueueFullError,
     Rejected,
     TollgateClient,
     parse_retry_after,
+    read_limit_check,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -448,6 +454,160 @@ def test_track_raises_queue_full_when_the_server_is_unreachable() -> None:
     # close() gives up after its timeout and reports every tracked event as failed.
     assert not client.close(timeout=0.5)
     assert client.stats.failed == 6 == len(failed)
+
+
+# --- limit checks ---------------------------------------------------------------------------
+
+
+async def acheck(client: TollgateClient, *args: Any) -> LimitCheck:
+    """``acheck_limit`` on a loop of its own, closing its connections before the loop ends."""
+    try:
+        return await client.acheck_limit(*args)
+    finally:
+        await client.aclose_checks()
+
+
+@pytest.mark.slow
+def test_check_limit_answers_with_live_usage(
+    shared_server: TollgateServer, shared_keys: ServerKeys
+) -> None:
+    with TollgateClient(shared_server.url, shared_keys.ingest) as client:
+        subscribe(shared_server, "cus_check", "free")  # api_calls: hard limit 1,000
+        wait_for_plan(client, "cus_check")
+        post_api_calls(shared_server, shared_keys.ingest, "cus_check", 250)
+
+        within = client.check_limit("cus_check", "api_calls", 10)
+        past = client.check_limit("cus_check", "api_calls", Decimal("750.5"))
+        from_async = asyncio.run(acheck(client, "cus_check", "api_calls", "10"))
+    with TollgateClient(shared_server.url, shared_keys.read) as reader:
+        read = reader.check_limit("cus_check", "api_calls", 10)
+
+    assert isinstance(within, LimitCheck)
+    assert within.resets_at is not None
+    assert within.resets_at.utcoffset() is not None
+    assert within.resets_at > datetime.now(UTC)
+    assert within == LimitCheck(
+        customer_id="cus_check",
+        feature="api_calls",
+        quantity=Decimal(10),
+        allowed=True,
+        used=Decimal(250),
+        limit=Decimal(1000),
+        remaining=Decimal(750),
+        enforcement="hard",
+        resets_at=within.resets_at,
+        reason="within the limit",
+    )
+    assert (past.allowed, past.quantity, past.remaining) == (False, Decimal("750.5"), Decimal(750))
+    assert "hard limit" in past.reason
+    assert from_async == within == read
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("key", "feature", "quantity", "status", "code"),
+    [
+        ("tg_not_a_key", "api_calls", 1, 401, "invalid_api_key"),
+        (None, "teleportation", 1, 404, "unknown_feature"),
+        (None, "api_calls", -1, 400, "invalid_request"),
+    ],
+)
+def test_check_limit_raises_what_tollgate_refused(
+    shared_server: TollgateServer,
+    shared_keys: ServerKeys,
+    key: str | None,
+    feature: str,
+    quantity: int,
+    status: int,
+    code: str,
+) -> None:
+    with TollgateClient(shared_server.url, key or shared_keys.ingest) as client:
+        with pytest.raises(LimitCheckError) as sync_error:
+            client.check_limit("cus_1", feature, quantity)
+        with pytest.raises(LimitCheckError) as async_error:
+            asyncio.run(acheck(client, "cus_1", feature, quantity))
+
+    for error in (sync_error.value, async_error.value):
+        assert (error.status, error.code) == (status, code)
+        assert not error.unavailable  # a retry would be refused again
+        assert error.message
+        assert error.hint
+        assert f"HTTP {status}, {code}" in str(error)
+    if code == "unknown_feature":
+        assert "teleportation" in sync_error.value.message
+
+
+def test_check_limit_without_an_answer_is_unavailable() -> None:
+    with TollgateClient(f"http://127.0.0.1:{free_port()}", "tg_unused") as client:
+        with pytest.raises(LimitCheckError) as sync_error:
+            client.check_limit("cus_1", "api_calls")
+        with pytest.raises(LimitCheckError) as async_error:
+            asyncio.run(acheck(client, "cus_1", "api_calls"))
+
+    for error in (sync_error.value, async_error.value):
+        assert (error.status, error.code, error.unavailable) == (None, "unreachable", True)
+        assert "ConnectError" in error.message
+
+
+def test_check_limit_gives_up_after_its_timeout() -> None:
+    # A server that accepts connections (the kernel does, from the backlog) but never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with TollgateClient(url, "tg_unused", check_timeout=0.2) as client:
+            with pytest.raises(LimitCheckError, match="ReadTimeout") as sync_error:
+                client.check_limit("cus_1", "api_calls")
+            with pytest.raises(LimitCheckError, match="ReadTimeout"):
+                asyncio.run(acheck(client, "cus_1", "api_calls"))
+            with pytest.raises(LimitCheckError, match="ReadTimeout"):
+                client.check_limit("cus_1", "api_calls", timeout=0.05)
+
+    assert sync_error.value.unavailable
+
+
+def test_check_limit_refuses_bad_arguments_and_a_closed_client() -> None:
+    client = TollgateClient(f"http://127.0.0.1:{free_port()}", "tg_unused")
+    with pytest.raises(TypeError, match="floats cannot represent"):
+        client.check_limit("cus_1", "api_calls", 1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="customer_id must be a str"):
+        client.check_limit(42, "api_calls")  # type: ignore[arg-type]
+    client.close()
+    with pytest.raises(ClientClosedError):
+        client.check_limit("cus_1", "api_calls")
+    with pytest.raises(ClientClosedError):
+        asyncio.run(acheck(client, "cus_1", "api_calls"))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code", "unavailable"),
+    [
+        (
+            503,
+            {"error": {"code": "not_ready", "message": "starting", "hint": ""}},
+            "not_ready",
+            True,
+        ),
+        (429, {"error": {"code": "slow_down", "message": "busy", "hint": ""}}, "slow_down", True),
+        (502, "<html>Bad Gateway</html>", "http_error", True),
+        (200, "<html>captive portal</html>", "invalid_answer", True),
+        (200, {"allowed": "yes"}, "invalid_answer", True),
+    ],
+)
+def test_limit_check_answers_that_are_not_checks(
+    status: int, body: object, code: str, unavailable: bool
+) -> None:
+    request = httpx.Request("POST", "http://tollgate/v1/limits/check")
+    if isinstance(body, str):
+        response = httpx.Response(status, text=body, request=request)
+    else:
+        response = httpx.Response(status, json=body, request=request)
+
+    with pytest.raises(LimitCheckError) as error:
+        read_limit_check(response)
+
+    assert (error.value.status, error.value.code) == (status, code)
+    assert error.value.unavailable is unavailable
 
 
 # --- pure helpers ---------------------------------------------------------------------------

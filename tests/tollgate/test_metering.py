@@ -209,8 +209,23 @@ def test_metering_survives_a_closed_client(caplog: pytest.LogCaptureFixture) -> 
     assert "usage lost" in caplog.text
 
 
-def test_enforce_usage_limits_is_an_explicit_extension_point() -> None:
-    metering = Metering(TollgateClient(f"http://127.0.0.1:{free_port()}", "tg_unused"))
-    with pytest.raises(NotImplementedError, match="enforce_usage_limits"):
-        metering.enforce_usage_limits("ai_tokens")
-    metering.client.close()
+def test_enforce_usage_limits_shares_the_customer_id_of_the_trackers(
+    server: TollgateServer, tollgate: TollgateClient
+) -> None:
+    # Its behaviour is tested in test_enforce_usage_limits.py; here, that a custom
+    # customer_id_from reaches it too: the check is made for (and kept under) that customer.
+    metering = Metering(tollgate, customer_id_from=lambda request: request.query_params.get("c"))
+    app = FastAPI(lifespan=metering.lifespan)
+
+    @app.get("/checked", dependencies=[Depends(metering.enforce_usage_limits("api_calls"))])
+    async def checked(request: Request) -> dict[str, str]:
+        check = request.state.limit_checks["api_calls"]
+        return {"customer_id": check.customer_id, "reason": check.reason}
+
+    with TestClient(app) as http:
+        answer = http.get("/checked?c=cus_query").json()
+
+    assert answer == {
+        "customer_id": "cus_query",
+        "reason": "no active subscription: no limit applies",
+    }
