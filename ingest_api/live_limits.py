@@ -89,7 +89,7 @@ class LiveLimits:
             for record in segment.records:
                 received_at = _EPOCH + timedelta(microseconds=record.received_at_us)
                 rows.extend((_metered(event), seq, received_at) for event in record.events)
-        self.engine.terms.preload({event.customer_id for event, _, _ in rows}, now)
+        self.engine.terms.preload(now)
         for event, seq, received_at in rows:
             self.engine.count_stored(event, seq, received_at)
         queued = self.engine.queue_crossed_by_live_usage()

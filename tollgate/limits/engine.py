@@ -23,7 +23,6 @@ from tollgate.billing.alerts import (
     notification_title,
     notification_type,
     reached_thresholds,
-    threshold_reached,
 )
 from tollgate.billing.catalogue.model import Aggregation, Catalogue, Enforcement
 from tollgate.billing.identifiers import notification_id
@@ -122,8 +121,6 @@ class LimitEngine:
             self._metered[(feature.event_type, feature.unit)] = (name, Decimal(1))
             for unit, factor in feature.unit_conversions.items():
                 self._metered[(feature.event_type, unit)] = (name, factor)
-        # The lowest alert threshold: usage below it needs no notice check.
-        self._lowest = min((t.percent for t in catalogue.alert_thresholds), default=100)
         self._outbox: deque[RaisedNotification] = deque()
         self._queued: set[str] = set()
 
@@ -133,15 +130,14 @@ class LimitEngine:
         """Counts ``events`` in order, refusing any that would pass a hard limit.
 
         Call ``commit`` once the accepted events are durable, or ``release`` if they are not.
-        This is the ingest hot path: the common case (a summed feature, inside its window,
-        below its limit and every alert threshold) is handled inline.
+        This is the ingest hot path: the common event (a summed feature, inside its window,
+        below its limit and every alert threshold) is counted inline.
         """
         now = self._clock()
         admission = Admission()
         reservation = admission.reservation
-        # Usage of each window so far in this batch: earlier events count for later ones.
-        running: dict[PeriodKey, Decimal] = {}
-        metered_features, current, lowest = self._metered, self.terms.current, self._lowest
+        metered_features, current = self._metered, self.terms.current
+        periods, period_of = self.ledger.periods_by_key, self.ledger.period
         for index, event in enumerate(events):
             metered = metered_features.get((event.event_type, event.unit))
             if metered is None:
@@ -154,29 +150,25 @@ class LimitEngine:
             moment = event.timestamp
             if (
                 feature_terms is None
-                or feature_terms.aggregation is not Aggregation.SUM
-                or feature_terms.dimension is not None
+                or not feature_terms.inline
                 or not feature_terms.window_start <= moment < feature_terms.window_end
             ):
-                self._admit_one(
-                    admission, running, terms, feature, feature_terms, factor, index, event
-                )
+                self._admit_one(admission, terms, feature, feature_terms, factor, index, event)
                 continue
             quantity = event.quantity if factor == 1 else event.quantity * factor
             window = feature_terms.window_key
-            used = running.get(window)
-            if used is None:
-                used = self._window_used(window, feature_terms)
-            after = used + quantity
-            limit = feature_terms.limit
-            if limit is not None and (after > limit or after * 100 >= limit * lowest):
+            period = periods.get(window) or period_of(window)
+            after = (
+                self.published.window_used.get(feature_terms.base_key, ZERO)
+                + period.live.total
+                + quantity
+            )
+            slow_at = feature_terms.slow_at
+            if slow_at is not None and after >= slow_at:
                 # Near or past the limit: judged the long way, with refusals and notices.
-                self._admit_one(
-                    admission, running, terms, feature, feature_terms, factor, index, event
-                )
+                self._admit_one(admission, terms, feature, feature_terms, factor, index, event)
                 continue
-            running[window] = after
-            reservation.add(self.ledger.period(window), None, moment.date(), moment, quantity)
+            reservation.add(period, None, moment.date(), moment, quantity)
             if feature_terms.cycle_key != window:
                 self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
         reservation.hold()
@@ -185,7 +177,6 @@ class LimitEngine:
     def _admit_one(
         self,
         admission: Admission,
-        running: dict[PeriodKey, Decimal],
         terms: CustomerTerms,
         feature: str,
         feature_terms: FeatureTerms | None,
@@ -200,9 +191,7 @@ class LimitEngine:
             return
         quantity = event.quantity * factor
         window = feature_terms.window_key
-        used = running.get(window)
-        if used is None:
-            used = self._window_used(window, feature_terms)
+        used = self._window_used(window, feature_terms)
         after = _next_used(used, quantity, feature_terms.aggregation)
         limit = feature_terms.limit
         if limit is not None and after > limit and after != used:
@@ -230,7 +219,6 @@ class LimitEngine:
                     f"{_iso(feature_terms.resets_at)}",
                 )
             )
-        running[window] = after
         dimension = _dimension(event, feature_terms.dimension)
         admission.reservation.add(
             self.ledger.period(window), dimension, event.timestamp.date(), event.timestamp, quantity
@@ -241,13 +229,6 @@ class LimitEngine:
             )
         if feature_terms.cycle_key != window:
             self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
-
-    def _crosses(self, before: Decimal, after: Decimal, limit: Decimal) -> bool:
-        return any(
-            threshold_reached(after, limit, t.percent)
-            and not threshold_reached(before, limit, t.percent)
-            for t in self._catalogue.alert_thresholds
-        )
 
     def commit(self, admission: Admission, seq: int, received_at: datetime) -> None:
         """The admitted events are durable in WAL segment ``seq``: keep them, raise notices."""

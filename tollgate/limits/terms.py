@@ -33,6 +33,11 @@ class FeatureTerms:
     dimension: str | None  # the event property the plan prices this feature by
     window_key: PeriodKey  # (customer, feature, window start, window end) in the ledger
     cycle_key: PeriodKey  # the same for the billing cycle: often the same period
+    base_key: tuple[str, str, datetime]  # the window in the publication's counts
+    # Whether the ingest path may count an event inline (a summed feature, not split by
+    # dimension) and from what usage on it must judge events one by one (refusals, notices).
+    inline: bool
+    slow_at: Decimal | None
 
     def covers(self, moment: datetime) -> bool:
         return self.window_start <= moment < self.window_end
@@ -74,12 +79,13 @@ class TermsBook:
     def forget_all(self) -> None:
         self._cache.clear()
 
-    def preload(self, customer_ids: Iterable[str], now: datetime) -> None:
-        """Loads many customers at once (four queries), for start-up."""
-        wanted = [c for c in set(customer_ids) if c not in self._cache]
-        if not wanted:
-            return
-        found = self._control.current_terms(now, wanted)
+    def preload(self, now: datetime, customer_ids: Iterable[str] | None = None) -> None:
+        """Loads many customers at once (four queries; all customers by default), so that
+        requests after start-up never wait for the control database."""
+        found = self._control.current_terms(
+            now, None if customer_ids is None else list(set(customer_ids))
+        )
+        wanted = found if customer_ids is None else set(customer_ids)
         for customer_id in wanted:
             active, limits = found.get(customer_id, (None, None))
             terms = self._build(customer_id, active, limits, now)
@@ -108,20 +114,27 @@ class TermsBook:
         boundaries.append(end)
         features: dict[str, FeatureTerms] = {}
         window_end = min(end, ends_at) if ends_at else end
+        lowest = min((t.percent for t in self._catalogue.alert_thresholds), default=100)
         for feature, effective in limits.limits.items():
             plan_feature = active.plan.features.get(feature)
+            aggregation = self._catalogue.features[feature].aggregation
+            dimension = plan_feature.dimension if plan_feature else None
+            limit = effective.value
             features[feature] = FeatureTerms(
                 feature=feature,
                 window_start=start,
                 window_end=window_end,
                 resets_at=end,
-                limit=effective.value,
+                limit=limit,
                 enforcement=effective.enforcement,
                 is_override=effective.source == "override",
-                aggregation=self._catalogue.features[feature].aggregation,
-                dimension=plan_feature.dimension if plan_feature else None,
+                aggregation=aggregation,
+                dimension=dimension,
                 window_key=(customer_id, feature, start, window_end),
                 cycle_key=(customer_id, feature, active.cycle.start, active.cycle.end),
+                base_key=(customer_id, feature, start),
+                inline=aggregation is Aggregation.SUM and dimension is None,
+                slow_at=None if limit is None else min(limit, limit * lowest / 100),
             )
         return CustomerTerms(
             customer_id, active.plan_name, active.plan, active.cycle, features, min(boundaries)

@@ -57,10 +57,14 @@ class Tally:
 
     def add(self, quantity: Decimal, event_at: datetime) -> None:
         self.total += quantity
-        self.maximum = quantity if self.count == 0 else max(self.maximum, quantity)
-        self.count += 1
-        if self.last_at is None or event_at >= self.last_at:
-            self.last, self.last_at = quantity, event_at
+        count = self.count
+        if count == 0 or quantity > self.maximum:
+            self.maximum = quantity
+        self.count = count + 1
+        last_at = self.last_at
+        if last_at is None or event_at >= last_at:
+            self.last = quantity
+            self.last_at = event_at
 
     def merge(self, other: Tally) -> None:
         if other.count == 0:
@@ -116,8 +120,9 @@ class Period:
 class Reservation:
     """What one request's admitted events add, until their WAL write is settled.
 
-    Events are grouped by period, dimension value and event date while admitted, and the
-    groups join their periods in one step (``hold``): per event that is one tally update.
+    Each event counts in its period's live usage at once (later events of the same request
+    see it); it is also kept in a group per period, dimension value and event date, which
+    becomes the period's bucket on ``commit`` or is taken back on ``release``.
     """
 
     groups: dict[tuple[int, str | None, int], tuple[Period, str | None, int, Tally]] = field(
@@ -138,6 +143,7 @@ class Reservation:
         if group is None:
             group = self.groups[key] = (period, dimension, ordinal, Tally())
         group[3].add(quantity, event_at)
+        period.live.add(quantity, event_at)
 
     def add_tally(
         self, period: Period, dimension: str | None, event_date: date, tally: Tally
@@ -149,12 +155,12 @@ class Reservation:
             self.groups[key] = (period, dimension, ordinal, tally)
         else:
             group[3].merge(tally)
+        period.live.merge(tally)
 
     def hold(self) -> None:
-        """Counts the groups in their periods' live usage."""
+        """Records the groups as their periods' unsettled reservations."""
         for period, dimension, _, tally in self.groups.values():
             period.reserved[id(tally)] = (dimension, tally)
-            period.live.merge(tally)
 
 
 def received_second(received_at: datetime) -> int:
@@ -169,6 +175,10 @@ def _micros(moment: datetime) -> int:
 class UsageLedger:
     def __init__(self) -> None:
         self._periods: dict[PeriodKey, Period] = {}
+
+    @property
+    def periods_by_key(self) -> dict[PeriodKey, Period]:
+        return self._periods
 
     def period(self, key: PeriodKey) -> Period:
         found = self._periods.get(key)
