@@ -40,7 +40,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     control = ControlService(control_engine, catalogue, actor="ingest-api")
     limits = LimitEngine(control, catalogue)
     live = (
-        LiveLimits(limits, marts, ChangeFeed(control_engine), catalogue)
+        LiveLimits(limits, marts, ChangeFeed(control_engine), catalogue, settings.events_dir)
         if settings.enforce_limits
         else None
     )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from ingest_api.storage.compactor import part_seq
+from ingest_api.storage.compactor import part_name, part_seq, partition_dir
 from ingest_api.storage.rows import StoredEvent
 from ingest_api.storage.wal import RecoveredSegment, segment_seq
 from tollgate.billing.catalogue.model import Catalogue, Interval
@@ -48,9 +48,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class LiveLimits:
     def __init__(
-        self, engine: LimitEngine, marts: PublishedMarts, feed: ChangeFeed, catalogue: Catalogue
+        self,
+        engine: LimitEngine,
+        marts: PublishedMarts,
+        feed: ChangeFeed,
+        catalogue: Catalogue,
+        events_dir: Path,
     ) -> None:
         self.engine = engine
+        self._events_dir = events_dir
         self._marts = marts
         self._feed = feed
         self._publication: str | None = None
@@ -59,7 +65,7 @@ class LiveLimits:
 
     # -- start-up ----------------------------------------------------------------------------
 
-    def rebuild(self, events_dir: Path, recovered: Sequence[RecoveredSegment]) -> int:
+    def rebuild(self, recovered: Sequence[RecoveredSegment]) -> int:
         """Counts what the current publication lacks; returns the number of events counted.
 
         Call before the recovered segments are compacted: their parts are skipped here and
@@ -74,7 +80,7 @@ class LiveLimits:
         earliest = (now - self._horizon).date()
         parts = [
             (day, seq, path)
-            for day, seq, path in _parts(events_dir)
+            for day, seq, path in _parts(self._events_dir)
             if seq not in recovering and day >= earliest
         ]
         rows: list[tuple[MeteredEvent, int, datetime]] = []
@@ -123,10 +129,22 @@ class LiveLimits:
         name = await asyncio.to_thread(current_publication, self._marts)
         if name != self._publication and name is not None:
             published = await asyncio.to_thread(read_published_usage, self._marts)
-            self.engine.use_publication(published)
+            # Straddling parts are sealed and loaded, so nothing new lands in them meanwhile.
+            straddling = self.engine.straddling(published)
+            later = await asyncio.to_thread(self._received_after, straddling, published.as_of)
+            self.engine.use_publication(published, later)
             self._publication = name
         if self.engine.pending_notices():
             await asyncio.to_thread(self.engine.raise_pending)
+
+    def _received_after(
+        self, parts: set[tuple[int, int]], as_of: datetime | None
+    ) -> list[tuple[MeteredEvent, int, datetime]]:
+        rows: list[tuple[MeteredEvent, int, datetime]] = []
+        for ordinal, seq in sorted(parts):
+            path = partition_dir(self._events_dir, date.fromordinal(ordinal)) / part_name(seq)
+            rows.extend(_read_part(path, seq, as_of))
+        return rows
 
     async def _watch(self) -> None:
         while True:

@@ -127,7 +127,7 @@ class IngestService:
         )
         if self.live is not None:
             # Before compaction starts: the recovered segments' events count from the WAL.
-            self.live.rebuild(self.settings.events_dir, recovered)
+            self.live.rebuild(recovered)
         for segment in recovered:
             self._compactor.submit(segment.path)
         self._journal.open()

@@ -351,11 +351,26 @@ class LimitEngine:
                 key, dimension, event.timestamp.date(), seq, received_at, event.timestamp, quantity
             )
 
-    def use_publication(self, published: PublishedUsage) -> None:
-        """A new publication: its counts become the base; what it covers leaves the ledger."""
+    def straddling(self, published: PublishedUsage) -> set[tuple[int, int]]:
+        """Parts (date ordinal, seq) held here that ``published`` counted only in part: the
+        caller reads their events received after its as-of moment for ``use_publication``."""
+        if published.as_of is None:
+            return set()
+        return self.ledger.straddling(published.loaded, published.as_of)
+
+    def use_publication(
+        self,
+        published: PublishedUsage,
+        received_after: Iterable[tuple[Metered, int, datetime]] = (),
+    ) -> None:
+        """A new publication: its counts become the base; what it covers leaves the ledger,
+        and the events of straddling parts received after its moment (``received_after``:
+        event, seq, receipt) come back."""
         self.published = published
         if published.as_of is not None:
             self.ledger.rebase(published.loaded, published.as_of, drop_before=self._clock())
+        for event, seq, received_at in received_after:
+            self.count_stored(event, seq, received_at)
 
     def forget_customers(self, customer_ids: Iterable[str]) -> None:
         self.terms.forget(customer_ids)

@@ -1,13 +1,12 @@
 """Usage accepted since the last pipeline publication, per customer, feature and period.
 
 A period is a limit window or a billing cycle (often the same). Each accepted event adds to a
-*bucket* named by what decides whether the pipeline has counted it yet: the events file it is
-stored in (event date and part number, the WAL segment's number) and the second it was received
-(rounded up). A pipeline run counts exactly the events of the files it loaded that were received
-by its as-of moment, so when a publication appears (``rebase``) the buckets it covers are
-dropped and the rest stay: nothing is counted twice or missed. An as-of moment inside a second
-keeps that second's bucket (it may count a fraction of a second twice until the next run);
-schedules bill as of whole seconds.
+*bucket* named by the events file it is stored in: event date and part number (the WAL
+segment's number). A pipeline run counts exactly the events of the files it loaded that were
+received by its as-of moment. So when a publication appears (``rebase``), the buckets of loaded
+parts whose events were all received by then are dropped, those of other parts stay, and the
+few parts received across the moment (``straddling``) are re-read from disk for the events
+received after it: nothing is counted twice or missed, and memory grows with parts, not events.
 
 Events are counted when admitted, before they are durable (a *reservation*), so concurrent
 requests can never both pass a hard limit; a reservation is released if the write fails and
@@ -26,8 +25,9 @@ from tollgate.billing.catalogue.model import Aggregation
 ZERO = Decimal(0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# (dimension value, event date ordinal, part seq, received second rounded up)
-BucketKey = tuple[str | None, int, int, int]
+# (dimension value, event date ordinal, part seq)
+BucketKey = tuple[str | None, int, int]
+Part = tuple[int, int]  # (event date ordinal, part seq): one events file
 PeriodKey = tuple[str, str, datetime, datetime]  # customer, feature, start, end
 
 
@@ -163,18 +163,11 @@ class Reservation:
             period.reserved[id(tally)] = (dimension, tally)
 
 
-def received_second(received_at: datetime) -> int:
-    """The whole second a receipt time rounds up to (``(s - 1, s]`` is bucket ``s``)."""
-    return -(-_micros(received_at) // 1_000_000)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // datetime.resolution
-
-
 class UsageLedger:
     def __init__(self) -> None:
         self._periods: dict[PeriodKey, Period] = {}
+        # part seq -> (first, last) receipt of the events held from it
+        self._receipts: dict[int, tuple[datetime, datetime]] = {}
 
     @property
     def periods_by_key(self) -> dict[PeriodKey, Period]:
@@ -191,10 +184,10 @@ class UsageLedger:
 
     def commit(self, reservation: Reservation, seq: int, received_at: datetime) -> None:
         """The reservation's events are durable in WAL segment (and later part) ``seq``."""
-        second = received_second(received_at)
+        self._received(seq, received_at)
         for period, dimension, ordinal, tally in reservation.groups.values():
             del period.reserved[id(tally)]
-            bucket = (dimension, ordinal, seq, second)
+            bucket = (dimension, ordinal, seq)
             existing = period.buckets.get(bucket)
             if existing is None:
                 period.buckets[bucket] = tally  # no one else holds it any more
@@ -222,29 +215,51 @@ class UsageLedger:
         quantity: Decimal,
     ) -> None:
         """An event found on disk at start-up (WAL or Parquet) and not yet published."""
+        self._received(seq, received_at)
         period = self.period(key)
-        bucket = (dimension, event_date.toordinal(), seq, received_second(received_at))
+        bucket = (dimension, event_date.toordinal(), seq)
         period.buckets.setdefault(bucket, Tally()).add(quantity, event_at)
         period.live.add(quantity, event_at)
 
-    def rebase(
-        self, loaded: frozenset[tuple[int, int]], as_of: datetime, drop_before: datetime
-    ) -> None:
-        """A publication counted the events of ``loaded`` files (date ordinal, seq) received
-        by ``as_of``: forget those; forget periods that ended before ``drop_before``."""
-        covered_until = _micros(as_of) // 1_000_000
+    def straddling(self, loaded: frozenset[Part], as_of: datetime) -> set[Part]:
+        """Loaded parts held here with events received both by ``as_of`` and after it."""
+        found = set()
+        for period in self._periods.values():
+            for _, ordinal, seq in period.buckets:
+                first, last = self._receipts.get(seq, (as_of, as_of))
+                if first <= as_of < last and (ordinal, seq) in loaded:
+                    found.add((ordinal, seq))
+        return found
+
+    def rebase(self, loaded: frozenset[Part], as_of: datetime, drop_before: datetime) -> None:
+        """A publication counted the events of ``loaded`` parts received by ``as_of``: forget
+        the buckets of loaded parts (the caller re-adds straddling parts' later events); forget
+        periods that ended before ``drop_before``."""
         for key in [key for key in self._periods if key[3] <= drop_before]:
             del self._periods[key]
         for period in self._periods.values():
-            stale = [
-                bucket
-                for bucket in period.buckets
-                if bucket[3] <= covered_until and (bucket[1], bucket[2]) in loaded
-            ]
+            stale = [bucket for bucket in period.buckets if self._covered(bucket, loaded, as_of)]
             if stale:
                 for bucket in stale:
                     del period.buckets[bucket]
                 period.recount()
+        held = {seq for period in self._periods.values() for _, _, seq in period.buckets}
+        self._receipts = {seq: span for seq, span in self._receipts.items() if seq in held}
+
+    def _covered(self, bucket: BucketKey, loaded: frozenset[Part], as_of: datetime) -> bool:
+        _, ordinal, seq = bucket
+        if (ordinal, seq) not in loaded:
+            return False
+        first, _ = self._receipts.get(seq, (as_of, as_of))
+        # Received wholly after the moment: the run counted none of it.
+        return first <= as_of
+
+    def _received(self, seq: int, received_at: datetime) -> None:
+        span = self._receipts.get(seq)
+        if span is None:
+            self._receipts[seq] = (received_at, received_at)
+        elif received_at < span[0] or received_at > span[1]:
+            self._receipts[seq] = (min(span[0], received_at), max(span[1], received_at))
 
     def periods(self) -> Iterable[tuple[PeriodKey, Period]]:
         return self._periods.items()
