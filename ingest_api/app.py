@@ -114,4 +114,5 @@ def _install_error_handlers(app: FastAPI) -> None:
         body = RequestError(
             error.status_code, "http_error", str(error.detail), "See /docs for the API."
         ).to_json()
-        return Response(body, status_code=error.status_code, media_type=JSON)
+        # Keep the headers the error carries (Allow on a 405, WWW-Authenticate ...).
+        return Response(body, status_code=error.status_code, media_type=JSON, headers=error.headers)

@@ -58,7 +58,6 @@ class IngestFastPath:
         reply = await self.endpoint.handle(authorization, content_type, body)
         await _reply(send, reply.status, reply.body)
 
-
     async def _check_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
         authorization = None
         for name, value in scope["headers"]:

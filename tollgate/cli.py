@@ -98,9 +98,7 @@ def keys_list(data_dir: DataDir = None, control_url: ControlUrl = None) -> None:
     if not keys:
         typer.echo("No keys yet. Create one with: tollgate keys create --name NAME --scope ingest")
         return
-    typer.echo(
-        f"{'KEY ID':<10} {'NAME':<24} {'SCOPES':<20} {'CUSTOMER':<16} {'CREATED':<26} STATE"
-    )
+    typer.echo(f"{'KEY ID':<10} {'NAME':<24} {'SCOPES':<20} {'CUSTOMER':<16} {'CREATED':<26} STATE")
     for key in keys:
         state = f"revoked {key.revoked_at}" if key.revoked_at else "active"
         scopes = ",".join(sorted(key.scopes))

@@ -1,7 +1,33 @@
-"""The billing API, ``/api/billing/...``: what customers and services ask about their billing."""
+"""The billing API, ``/api/billing/...``: what customers and services ask about their billing.
 
-from __future__ import annotations
+Every request acts for one customer (``auth.py`` says which); each ``routes_*`` module serves
+one resource and is included here. ``docs/api.md`` describes the API for its users.
+"""
 
 from fastapi import APIRouter
 
+from ingest_api.billing import (
+    routes_admin,
+    routes_invoices,
+    routes_limits,
+    routes_notifications,
+    routes_plans,
+    routes_pricing,
+    routes_subscription,
+    routes_summary,
+    routes_usage,
+)
+
 router = APIRouter(prefix="/api/billing", tags=["billing"])
+for _module in (
+    routes_plans,
+    routes_summary,
+    routes_usage,
+    routes_limits,
+    routes_subscription,
+    routes_invoices,
+    routes_notifications,
+    routes_pricing,
+    routes_admin,
+):
+    router.include_router(_module.router)

@@ -76,6 +76,23 @@ class PlanChange:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanChangePreview:
+    """What a plan change at ``asked_at`` would do and cost (``preview_change_plan``)."""
+
+    subscription: Subscription
+    from_plan: str
+    to_plan: str
+    asked_at: datetime
+    effective_at: datetime
+    timing: When
+    cycle: Cycle  # the billing cycle the change falls in
+    remaining_seconds: int  # of the cycle after the change, when it takes effect now
+    credit: int  # minor units, <= 0
+    charge: int  # minor units, >= 0
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
 class ActivePlan:
     subscription: Subscription
     plan_name: str

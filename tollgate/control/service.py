@@ -38,6 +38,7 @@ from tollgate.control.models import (
     EffectiveLimits,
     LimitOverride,
     PlanChange,
+    PlanChangePreview,
     PlanPeriod,
     RaisedNotification,
     Subscription,
@@ -232,59 +233,22 @@ class ControlService:
         earlier and not yet in effect is replaced.
         """
         at = self._moment(at, "change time")
-        target = self._plan(new_plan)
         with write_transaction(self.engine) as db:
-            subscription, customer = self._lock_subscription(db, subscription_id)
-            self._require_active(subscription, at)
-            self._require_in_order(db, subscription, at)
+            plan = self._plan_change(db, subscription_id, new_plan, at, when, lock=True)
             before = _subscription_state(db, subscription_id)
-            current_name = _plan_row_at(db, subscription_id, at)["plan"]
-            if current_name == new_plan:
-                raise ConflictError(
-                    f"subscription '{subscription_id}' is already on plan '{new_plan}' at "
-                    f"{at.isoformat()}"
-                )
-            current = self._plan(current_name)
-            _check_currency(customer, new_plan, target)
-            if subscription.anchoring is None and (
-                (current.interval, current.cycle_anchor) != (target.interval, target.cycle_anchor)
-            ):
-                # Prorating across two cycle layouts would bill some days twice or never.
-                raise ConflictError(
-                    f"plans '{current_name}' and '{new_plan}' lay out billing cycles "
-                    f"differently ({current.interval.value}/{current.cycle_anchor.value} vs "
-                    f"{target.interval.value}/{target.cycle_anchor.value}); cancel and subscribe "
-                    "again instead"
-                )
-            timing = when or (
-                When.NOW if target.base_price >= current.base_price else When.PERIOD_END
-            )
-            cycle = self._cycle_rule(subscription, customer, current).cycle_at(at)
             # A scheduled cancellation stays: the new plan runs until it.
             self._drop_pending_changes(db, subscription_id, after=at, keep_cancellation=True)
-            if timing is When.NOW:
-                proration = prorate_change(current.base_price, target.base_price, cycle, at)
-                effective, credit, charge = at, proration.credit, proration.charge
-            else:
-                if subscription.cancel_at is not None and subscription.cancel_at <= cycle.end:
-                    raise ConflictError(
-                        f"subscription '{subscription_id}' ends at "
-                        f"{subscription.cancel_at.isoformat()}, the end of this period, so a "
-                        "change at period end would never take effect; change it now "
-                        "(--when now) or subscribe again after it ends"
-                    )
-                effective, credit, charge = cycle.end, 0, 0
-            self._switch_plan(db, subscription, new_plan, effective)
+            self._switch_plan(db, plan.subscription, new_plan, plan.effective_at)
             change = self._record_change(
                 db,
                 subscription_id,
-                current_name,
+                plan.from_plan,
                 new_plan,
-                effective,
-                timing,
-                credit,
-                charge,
-                customer["currency"],
+                plan.effective_at,
+                plan.timing,
+                plan.credit,
+                plan.charge,
+                plan.currency,
             )
             after = _subscription_state(db, subscription_id)
             self._audit(
@@ -296,6 +260,20 @@ class ControlService:
                 {**after, "change": _change_state(change)},
             )
         return change
+
+    def preview_change_plan(
+        self,
+        subscription_id: str,
+        new_plan: str,
+        *,
+        at: datetime | None = None,
+        when: When | None = None,
+    ) -> PlanChangePreview:
+        """What ``change_plan`` with the same arguments would do and charge, recording nothing:
+        the same refusals, timing and proration (the billing API's ``/prorate``)."""
+        at = self._moment(at, "change time")
+        with read_transaction(self.engine) as db:
+            return self._plan_change(db, subscription_id, new_plan, at, when, lock=False)
 
     def cancel(
         self, subscription_id: str, *, at_period_end: bool, at: datetime | None = None
@@ -573,8 +551,7 @@ class ControlService:
         (by this process before a restart, or by another), True if this call recorded it."""
         validation.notification_id(notification.notification_id)
         row = {
-            field: getattr(notification, field)
-            for field in RaisedNotification.__dataclass_fields__
+            field: getattr(notification, field) for field in RaisedNotification.__dataclass_fields__
         }
         key = notifications.c.notification_id == notification.notification_id
         with write_transaction(self.engine) as db:
@@ -783,6 +760,77 @@ class ControlService:
         }
         result = db.execute(insert(plan_changes).values(row).returning(plan_changes.c.id))
         return _change({**row, "id": result.scalar_one()})
+
+    def _plan_change(
+        self,
+        db: Connection,
+        subscription_id: str,
+        new_plan: str,
+        at: datetime,
+        when: When | None,
+        *,
+        lock: bool,
+    ) -> PlanChangePreview:
+        """Every check of a plan change, its timing and its proration, in one place."""
+        target = self._plan(new_plan)
+        if lock:
+            subscription, customer = self._lock_subscription(db, subscription_id)
+        else:
+            row = _subscription_row(db, subscription_id)
+            if row is None:
+                raise UnknownSubscriptionError(subscription_id)
+            subscription = _subscription(row)
+            found = _customer_row(db, subscription.customer_id)
+            assert found is not None
+            customer = found
+        self._require_active(subscription, at)
+        self._require_in_order(db, subscription, at)
+        current_name = str(_plan_row_at(db, subscription_id, at)["plan"])
+        if current_name == new_plan:
+            raise ConflictError(
+                f"subscription '{subscription_id}' is already on plan '{new_plan}' at "
+                f"{at.isoformat()}"
+            )
+        current = self._plan(current_name)
+        _check_currency(customer, new_plan, target)
+        if subscription.anchoring is None and (
+            (current.interval, current.cycle_anchor) != (target.interval, target.cycle_anchor)
+        ):
+            # Prorating across two cycle layouts would bill some days twice or never.
+            raise ConflictError(
+                f"plans '{current_name}' and '{new_plan}' lay out billing cycles "
+                f"differently ({current.interval.value}/{current.cycle_anchor.value} vs "
+                f"{target.interval.value}/{target.cycle_anchor.value}); cancel and subscribe "
+                "again instead"
+            )
+        timing = when or (When.NOW if target.base_price >= current.base_price else When.PERIOD_END)
+        cycle = self._cycle_rule(subscription, customer, current).cycle_at(at)
+        if timing is When.NOW:
+            proration = prorate_change(current.base_price, target.base_price, cycle, at)
+            effective, credit, charge = at, proration.credit, proration.charge
+            remaining = proration.remaining_seconds
+        else:
+            if subscription.cancel_at is not None and subscription.cancel_at <= cycle.end:
+                raise ConflictError(
+                    f"subscription '{subscription_id}' ends at "
+                    f"{subscription.cancel_at.isoformat()}, the end of this period, so a "
+                    "change at period end would never take effect; change it now "
+                    "(--when now) or subscribe again after it ends"
+                )
+            effective, credit, charge, remaining = cycle.end, 0, 0, 0
+        return PlanChangePreview(
+            subscription=subscription,
+            from_plan=current_name,
+            to_plan=new_plan,
+            asked_at=at,
+            effective_at=effective,
+            timing=timing,
+            cycle=cycle,
+            remaining_seconds=remaining,
+            credit=credit,
+            charge=charge,
+            currency=str(customer["currency"]),
+        )
 
     def _cycle_rule(
         self, subscription: Subscription, customer: RowMapping, plan: Plan
