@@ -56,6 +56,7 @@ def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_run
     ingest_key = store.create("demo-traffic", [Scope.INGEST]).token
     admin_key = store.create("demo-admin", [Scope.ADMIN]).token
     plans = _create_customers(ControlService(engine, settings.catalogue(), actor="demo"), customers)
+    customer_key = store.create("demo-portal", [Scope.READ], customer_id="cus_00001").token
     engine.dispose()
 
     server = _start_server(settings)
@@ -65,6 +66,7 @@ def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_run
         stored = _wait_for_parquet(settings, outcome.accepted)
         _print_summary(server.url, settings, ingest_key, admin_key, outcome, stored, plans)
         _run_billing(settings)
+        _print_billing_api(server.url, ingest_key, customer_key)
         if keep_running:
             console.print("\nThe server keeps running; press Ctrl-C to stop.")
             server.process.wait()
@@ -122,6 +124,20 @@ def _run_billing(settings: IngestSettings) -> None:
     console.print(table)
     console.print(f"Marts:      {settings.marts_dir} (read them with tollgate.warehouse.reader)")
     console.print("Pipeline UI: ./dev dagster dev -w workspace.yaml")
+
+
+def _print_billing_api(url: str, ingest_key: str, customer_key: str) -> None:
+    check = '{"customer_id":"cus_00001","feature":"api_calls","quantity":"1"}'
+    console.print(
+        "\nBilling API (docs/api.md), as customer cus_00001 with its own key:\n"
+        f"  curl -s {url}/api/billing/summary -H 'Authorization: Bearer {customer_key}'\n"
+        "May cus_00001 make one more API call now? (live usage; hard limits refuse events):\n"
+        f"  curl -s {url}/v1/limits/check -H 'Authorization: Bearer {ingest_key}' \\\n"
+        f"    -H 'Content-Type: application/json' -d '{check}'",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
 
 
 def _start_server(settings: IngestSettings) -> DemoServer:
