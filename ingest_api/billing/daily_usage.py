@@ -7,7 +7,8 @@ only the days asked for are opened, and events count as the pipeline counts them
 * one copy per event id (the pipeline keeps the copy in the lowest part, then earliest day);
 * an event is a feature's usage when the catalogue maps its ``event_type`` and ``unit`` to it,
   its quantity converted to the feature's unit;
-* a day's quantity aggregates the feature's way (sum, count, max, or the last by time);
+* a day's quantity aggregates the feature's way, by the pipeline's own ``aggregate_usage``
+  macro (``tollgate.billing.sql_rules``);
 * the dimension is the event property the customer's plan prices the feature by.
 
 Events are visible here once the ingest API has written them to Parquet (within
@@ -22,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from tollgate.billing.catalogue import Catalogue
+from tollgate.billing.sql_rules import render_macro
 
 _QUERY = """
 with
@@ -65,15 +67,10 @@ select
     event_date,
     feature,
     dimension,
-    case any_value(aggregation)
-        when 'count' then cast(count(*) as decimal(38, 18))
-        when 'max' then max(quantity)
-        when 'last' then last(quantity order by event_at, part_seq, event_id)
-        else sum(quantity)
-    end as quantity,
+    {aggregate} as quantity,
     count(*) as events
 from usage
-group by event_date, feature, dimension
+group by event_date, feature, dimension, aggregation
 order by event_date, feature, dimension nulls first
 """
 
@@ -140,7 +137,8 @@ def daily_usage(
     for index, row in enumerate(units):
         for column, value in enumerate(row):
             parameters[f"u{index}_{column}"] = value
-    sql = _QUERY.format(units=placeholders)
+    aggregate = render_macro("usage_aggregation.sql", "aggregate_usage", "aggregation", "quantity")
+    sql = _QUERY.format(units=placeholders, aggregate=aggregate)
     with duckdb.connect(":memory:") as connection:
         # The values list names no table and takes only bound parameters.
         rows = connection.execute(sql, parameters).fetchall()

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
-import jinja2
 
 from tollgate.billing.alerts import notification_message, threshold_reached
 from tollgate.billing.catalogue import default_catalogue
 from tollgate.billing.duckdb_functions import register_pricing_functions
-
-MACROS = Path(__file__).parents[2] / "dbt_project" / "macros" / "usage_aggregation.sql"
+from tollgate.billing.sql_rules import render_macro
 
 
 def _sql_rule() -> str:
-    template = MACROS.read_text() + "{{ threshold_reached('used', 'limit_value', 'percent') }}"
-    # SQL, not HTML: escaping would corrupt it.
-    return jinja2.Environment(autoescape=False).from_string(template).render().strip()  # noqa: S701
+    return render_macro(
+        "usage_aggregation.sql", "threshold_reached", "used", "limit_value", "percent"
+    )
 
 
 def test_the_dbt_macro_and_python_agree_on_when_a_threshold_is_reached() -> None:
