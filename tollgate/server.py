@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import uvicorn
@@ -9,11 +10,22 @@ import uvicorn
 from ingest_api.app import create_asgi
 from ingest_api.settings import IngestSettings
 
+# The request path allocates many short-lived objects (parsed events, tallies); with CPython's
+# default generation-0 threshold (2,000) the cyclic collector ran so often that it took about a
+# quarter of the server's time under load (docs/benchmarks.md, "Limits"). Nothing on that path
+# builds reference cycles, so collecting less often costs little memory.
+GC_THRESHOLDS = (50_000, 20, 20)
+
 
 def run_server(settings: IngestSettings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    gc.set_threshold(*GC_THRESHOLDS)
+    asgi = create_asgi(settings)
+    # Modules, the catalogue and the app live as long as the process: keep them out of every
+    # later collection.
+    gc.freeze()
     uvicorn.run(
-        create_asgi(settings),
+        asgi,
         host=settings.host,
         port=settings.port,
         # One process owns the WAL and dedup index; see docs/architecture.md.

@@ -14,9 +14,9 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from tollgate.billing.alerts import (
     notification_message,
@@ -32,7 +32,7 @@ from tollgate.control.service import ControlService
 from tollgate.limits.model import CycleUsage, LimitCheck, LimitStatus, Status
 from tollgate.limits.published import NOTHING, PublishedUsage
 from tollgate.limits.terms import CustomerTerms, FeatureTerms, TermsBook
-from tollgate.limits.usage import ZERO, PeriodKey, Reservation, UsageLedger
+from tollgate.limits.usage import ZERO, PeriodKey, Reservation, Tally, UsageLedger
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,9 @@ class LimitEngine:
         reservation = admission.reservation
         metered_features, current = self._metered, self.terms.current
         periods, period_of = self.ledger.periods_by_key, self.ledger.period
+        published = self.published.window_used
+        # Inline events: plain totals per (window, event date), one reservation group each.
+        sums: dict[tuple[PeriodKey, date], list[Any]] = {}
         for index, event in enumerate(events):
             metered = metered_features.get((event.event_type, event.unit))
             if metered is None:
@@ -158,19 +161,27 @@ class LimitEngine:
             quantity = event.quantity if factor == 1 else event.quantity * factor
             window = feature_terms.window_key
             period = periods.get(window) or period_of(window)
-            after = (
-                self.published.window_used.get(feature_terms.base_key, ZERO)
-                + period.live.total
-                + quantity
-            )
+            live = period.live
+            after = published.get(feature_terms.base_key, ZERO) + live.total + quantity
             slow_at = feature_terms.slow_at
             if slow_at is not None and after >= slow_at:
                 # Near or past the limit: judged the long way, with refusals and notices.
                 self._admit_one(admission, terms, feature, feature_terms, factor, index, event)
                 continue
-            reservation.add(period, None, moment.date(), moment, quantity)
+            # A summed feature reads only the total (and count) of its tallies.
+            live.total += quantity
+            live.count += 1
+            key = (window, moment.date())
+            group = sums.get(key)
+            if group is None:
+                sums[key] = [period, quantity, 1]
+            else:
+                group[1] += quantity
+                group[2] += 1
             if feature_terms.cycle_key != window:
                 self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
+        for (_, day), (period, total, count) in sums.items():
+            reservation.add_counted(period, None, day, Tally.of(total, count, ZERO, ZERO, now))
         reservation.hold()
         return admission
 

@@ -157,6 +157,18 @@ class Reservation:
             group[3].merge(tally)
         period.live.merge(tally)
 
+    def add_counted(
+        self, period: Period, dimension: str | None, event_date: date, tally: Tally
+    ) -> None:
+        """Events already counted in ``period.live`` by the caller, kept for commit/release."""
+        ordinal = event_date.toordinal()
+        key = (id(period), dimension, ordinal)
+        group = self.groups.get(key)
+        if group is None:
+            self.groups[key] = (period, dimension, ordinal, tally)
+        else:
+            group[3].merge(tally)
+
     def hold(self) -> None:
         """Records the groups as their periods' unsettled reservations."""
         for period, dimension, _, tally in self.groups.values():
