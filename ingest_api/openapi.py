@@ -122,7 +122,7 @@ def status_openapi() -> dict[str, Any]:
             "200": {"description": "Accepted or rejected, with the history.", "content": status},
             "404": {"description": "Not seen within the dedup window.", "content": status},
             "401": _error("Missing or invalid API key."),
-            "403": _error("The key lacks the read or ingest scope."),
+            "403": _error("The key lacks the read or ingest scope, or acts for another customer."),
             "400": _error("customer_id missing or invalid."),
         }
     }

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from ingest_api.deps import EndpointDep, ReadKey, ServiceDep
+from ingest_api.events.errors import RequestError
 from ingest_api.openapi import ingest_openapi, status_openapi
 from ingest_api.responses import JSON, encode
 
@@ -49,12 +50,21 @@ async def post_events(request: Request, endpoint: EndpointDep) -> Response:
 )
 async def get_event_status(
     service: ServiceDep,
-    _key: ReadKey,
+    key: ReadKey,
     event_id: Annotated[str, Path(min_length=1, max_length=255)],
     customer_id: Annotated[
         str, Query(min_length=1, max_length=255, description="The event's customer_id.")
     ],
 ) -> Response:
+    if not key.may_act_for(customer_id):
+        error = RequestError(
+            403,
+            "forbidden_customer",
+            f"this key acts for customer '{key.customer_id}' and cannot read events of "
+            f"'{customer_id}'",
+            "Use the customer's own key, or a service key.",
+        )
+        return Response(error.to_json(), status_code=403, media_type=JSON)
     status = await service.status(event_id, customer_id)
     code = 404 if status.status == "unknown" else 200
     return Response(encode(status), status_code=code, media_type=JSON)

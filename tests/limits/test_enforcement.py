@@ -201,3 +201,22 @@ def test_events_for_an_earlier_window_are_accepted_and_not_limited(live_app: Liv
 
     assert response.status_code == 200
     assert live_app.check("cus_back")["used"] == "1000"
+
+
+def test_a_customer_key_reads_only_its_own_events(live_app: LiveApp) -> None:
+    from tollgate.control.api_keys import KeyStore, Scope
+
+    live_app.control.create_customer("cus_reader", name="reader")
+    token = (
+        KeyStore(live_app.control.engine)
+        .create("reader", [Scope.READ], customer_id="cus_reader")
+        .token
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+
+    own = live_app.http.get("/v1/events/e1", params={"customer_id": "cus_reader"}, headers=headers)
+    other = live_app.http.get("/v1/events/e1", params={"customer_id": "cus_x"}, headers=headers)
+
+    assert own.status_code == 404  # unknown event, but the key may ask
+    assert other.status_code == 403
+    assert other.json()["error"]["code"] == "forbidden_customer"
