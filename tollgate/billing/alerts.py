@@ -28,6 +28,14 @@ def threshold_reached(used: Decimal, limit: Decimal, percent: int) -> bool:
     return used > 0 and used * 100 >= limit * percent
 
 
+def percent_used(used: Decimal, limit: Decimal) -> Decimal:
+    """Usage as a percentage of the limit, to two places (half up); a zero limit is 100 % once
+    anything is used."""
+    if limit == 0:
+        return Decimal(100) if used > 0 else Decimal(0)
+    return (used * 100 / limit).quantize(_CENTS, rounding=ROUND_HALF_UP)
+
+
 def reached_thresholds(
     used: Decimal, limit: Decimal, thresholds: Iterable[AlertThreshold]
 ) -> list[AlertThreshold]:

@@ -15,13 +15,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Protocol
 
 from tollgate.billing.alerts import (
     notification_message,
     notification_title,
     notification_type,
+    percent_used,
     reached_thresholds,
 )
 from tollgate.billing.catalogue.model import Aggregation, Catalogue, Enforcement
@@ -37,7 +38,6 @@ from tollgate.limits.usage import ZERO, PeriodKey, Reservation, Tally, UsageLedg
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-_PERCENT = Decimal("0.01")
 
 
 def utc_now() -> datetime:
@@ -271,7 +271,7 @@ class LimitEngine:
                 None,
                 f"{why}: no limit applies",
             )
-        used = self._window_used(self._window_key(customer_id, feature_terms), feature_terms)
+        used = self._window_used(feature_terms.window_key, feature_terms)
         after = _next_used(used, quantity, feature_terms.aggregation)
         limit = feature_terms.limit
         remaining = None if limit is None else max(limit - used, ZERO)
@@ -351,7 +351,7 @@ class LimitEngine:
         dimension = _dimension(event, feature_terms.dimension if feature_terms else None)
         keys = set()
         if feature_terms is not None and feature_terms.covers(event.timestamp):
-            keys.add(self._window_key(terms.customer_id, feature_terms))
+            keys.add(feature_terms.window_key)
         if (
             feature in terms.plan.features
             and terms.cycle.start <= event.timestamp < terms.cycle.end
@@ -411,7 +411,7 @@ class LimitEngine:
             for feature_terms in terms.features.values():
                 if feature_terms.limit is None:
                     continue
-                key = self._window_key(customer_id, feature_terms)
+                key = feature_terms.window_key
                 period = self.ledger.find(key)
                 if period is None or period.live.count == 0:
                     continue
@@ -447,10 +447,6 @@ class LimitEngine:
             event.quantity * factor,
         )
 
-    @staticmethod
-    def _window_key(customer_id: str, terms: FeatureTerms) -> PeriodKey:
-        return terms.window_key
-
     def _window_base(self, key: PeriodKey) -> Decimal:
         return self.published.window_used.get((key[0], key[1], key[2]), ZERO)
 
@@ -460,16 +456,13 @@ class LimitEngine:
         return base if period is None else period.live.on_top_of(base, terms.aggregation)
 
     def _status(self, terms: CustomerTerms, feature_terms: FeatureTerms) -> LimitStatus:
-        key = self._window_key(terms.customer_id, feature_terms)
+        key = feature_terms.window_key
         used = self._window_used(key, feature_terms)
         limit = feature_terms.limit
         percent: Decimal | None = None
         status: Status = "ok"
         if limit is not None:
-            if limit == 0:
-                percent = Decimal(100) if used > 0 else Decimal(0)
-            else:
-                percent = (used * 100 / limit).quantize(_PERCENT, rounding=ROUND_HALF_UP)
+            percent = percent_used(used, limit)
             reached = reached_thresholds(used, limit, self._catalogue.alert_thresholds)
             if reached:
                 status = reached[-1].level.value

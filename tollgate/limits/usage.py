@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from tollgate.billing.catalogue.model import Aggregation
 
 ZERO = Decimal(0)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # (dimension value, event date ordinal, part seq)
 BucketKey = tuple[str | None, int, int]
@@ -51,9 +50,6 @@ class Tally:
         tally.total, tally.count, tally.maximum = total, count, maximum
         tally.last, tally.last_at = last, last_at
         return tally
-
-    def copy(self) -> Tally:
-        return Tally.of(self.total, self.count, self.maximum, self.last, self.last_at or _EPOCH)
 
     def add(self, quantity: Decimal, event_at: datetime) -> None:
         self.total += quantity
@@ -144,18 +140,6 @@ class Reservation:
             group = self.groups[key] = (period, dimension, ordinal, Tally())
         group[3].add(quantity, event_at)
         period.live.add(quantity, event_at)
-
-    def add_tally(
-        self, period: Period, dimension: str | None, event_date: date, tally: Tally
-    ) -> None:
-        ordinal = event_date.toordinal()
-        key = (id(period), dimension, ordinal)
-        group = self.groups.get(key)
-        if group is None:
-            self.groups[key] = (period, dimension, ordinal, tally)
-        else:
-            group[3].merge(tally)
-        period.live.merge(tally)
 
     def add_counted(
         self, period: Period, dimension: str | None, event_date: date, tally: Tally
