@@ -181,6 +181,9 @@ class WriteAheadLog:
 
         self._fd = -1
         self._seq = 0
+        # The segment the records now in the buffer will be written to: a seal is decided
+        # when a round takes the buffer, so a record's segment is known when it is appended.
+        self._buffer_seq = 0
         self._active_path: Path | None = None
         self._active_size = 0
         self._age_timer: asyncio.TimerHandle | None = None
@@ -211,6 +214,12 @@ class WriteAheadLog:
     @property
     def last_fsync_seconds(self) -> float:
         return self._last_fsync_seconds
+
+    @property
+    def next_seq(self) -> int:
+        """The segment the next appended record will be written to (``wait_durable`` returns
+        the same number for its ticket)."""
+        return self._buffer_seq
 
     @property
     def failed(self) -> bool:
@@ -252,6 +261,7 @@ class WriteAheadLog:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wal-writer")
         first_seq = max(await self._run_io(self._first_free_seq), seq_floor + 1)
         await self._run_io(self._open_segment, first_seq)
+        self._buffer_seq = first_seq
         self._committer = asyncio.create_task(self._run_committer(), name="wal-committer")
 
     async def close(self) -> None:
@@ -319,8 +329,7 @@ class WriteAheadLog:
             await self._wake.wait()
             self._wake.clear()
             try:
-                await self._commit_round()
-                if self._should_seal():
+                if await self._commit_round():
                     await self._seal_active(open_next=True)
             except Exception as exc:
                 # Whatever went wrong, the file's state is unknown: refuse to acknowledge more.
@@ -329,9 +338,13 @@ class WriteAheadLog:
             if self._closing and not self._buffer:
                 return
 
-    async def _commit_round(self) -> None:
+    async def _commit_round(self) -> bool:
+        """Writes and syncs the buffer; returns whether the segment is to be sealed now."""
         data, self._buffer = self._buffer, bytearray()
         covered = self._last_ticket
+        seal = self._seal_due(len(data))
+        if seal:
+            self._buffer_seq = self._seq + 1  # what is appended from now on goes to the next
         if data:
             started = time.perf_counter()
             await self._run_io(self._write_and_sync, data)
@@ -344,6 +357,7 @@ class WriteAheadLog:
         self._committed_ticket = covered
         self._committed_seq = self._seq
         self._resolve_waiters(covered)
+        return seal
 
     def _report_commit(self) -> None:
         if self._on_commit is None:
@@ -374,10 +388,12 @@ class WriteAheadLog:
 
     # -- rotation -----------------------------------------------------------------------------
 
-    def _should_seal(self) -> bool:
-        if self._active_size == 0:
+    def _seal_due(self, incoming: int) -> bool:
+        """Whether the active segment is sealed once ``incoming`` more bytes are written."""
+        size = self._active_size + incoming
+        if size == 0:
             return False
-        return self._active_size >= self._max_bytes or self._age_seal_due
+        return size >= self._max_bytes or self._age_seal_due
 
     def _arm_age_timer(self) -> None:
         # Measured from the first write, not from creation: an idle empty segment must not be

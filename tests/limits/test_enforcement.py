@@ -9,6 +9,7 @@ from decimal import Decimal
 from tests.limits.conftest import LiveApp
 from tests.support.server import wait_until
 from tollgate.billing.catalogue.model import Enforcement
+from tollgate.control.models import When
 
 
 def test_the_event_that_would_pass_a_hard_limit_is_refused_and_the_rest_stored(
@@ -147,6 +148,27 @@ def test_a_plan_change_takes_effect_within_a_second(live_app: LiveApp) -> None:
         what="the new plan's limit",
     )
     assert live_app.post_usage("cus_upgrade", 1).status_code == 200
+
+
+def test_a_downgrade_binds_a_customer_already_counting_under_the_old_plan(
+    live_app: LiveApp,
+) -> None:
+    live_app.subscribe("cus_downgrade", "starter")
+    assert live_app.post_usage("cus_downgrade", 10).status_code == 200  # far below 10,000
+    (subscription,) = live_app.control.list_subscriptions("cus_downgrade")
+
+    live_app.control.change_plan(subscription.id, "free", at=datetime.now(UTC), when=When.NOW)
+    wait_until(
+        lambda: live_app.check("cus_downgrade")["limit"] == "1000",
+        timeout=1.0 + 0.5,
+        what="the free plan's limit",
+    )
+
+    # 10 + 995 passes the free plan's 1,000 even though it is far below starter's 7,500 warning.
+    refused = live_app.post_usage("cus_downgrade", 995)
+    assert refused.status_code == 422
+    assert live_app.post_usage("cus_downgrade", 990).status_code == 200
+    assert live_app.check("cus_downgrade")["used"] == "1000"
 
 
 def test_a_limit_check_for_an_unknown_feature_is_404(live_app: LiveApp) -> None:

@@ -32,14 +32,17 @@ def control(tmp_path_factory: pytest.TempPathFactory) -> ControlService:
 
 
 batches = st.lists(
-    st.lists(
-        st.tuples(
-            st.sampled_from(CUSTOMERS),
-            st.sampled_from([("api_call", "call"), ("ai_tokens", "token")]),
-            st.integers(min_value=0, max_value=4_000),
+    st.tuples(
+        st.booleans(),  # whether the batch became durable (False: the WAL failed, released)
+        st.lists(
+            st.tuples(
+                st.sampled_from(CUSTOMERS),
+                st.sampled_from([("api_call", "call"), ("ai_tokens", "token")]),
+                st.integers(min_value=0, max_value=4_000),
+            ),
+            min_size=1,
+            max_size=20,
         ),
-        min_size=1,
-        max_size=20,
     ),
     min_size=1,
     max_size=15,
@@ -49,16 +52,19 @@ batches = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(batches=batches)
 def test_hard_limits_hold_and_accepted_usage_is_counted_exactly(
-    control: ControlService, batches: list[list[tuple[str, tuple[str, str], int]]]
+    control: ControlService, batches: list[tuple[bool, list[tuple[str, tuple[str, str], int]]]]
 ) -> None:
     engine = LimitEngine(control, control.catalogue)
     accepted: dict[tuple[str, str], Decimal] = {}
-    for seq, batch in enumerate(batches, start=1):
+    for seq, (durable, batch) in enumerate(batches, start=1):
         events = [
             MeteredEvent(customer, event_type, unit, Decimal(quantity), NOW, {})
             for customer, (event_type, unit), quantity in batch
         ]
         admission = engine.admit(events)
+        if not durable:
+            engine.release(admission)
+            continue
         refused = admission.refused_indexes
         for index, event in enumerate(events):
             if index in refused:

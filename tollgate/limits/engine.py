@@ -14,9 +14,9 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
 from tollgate.billing.alerts import (
     notification_message,
@@ -30,10 +30,11 @@ from tollgate.billing.identifiers import notification_id
 from tollgate.control.errors import UnknownFeatureError
 from tollgate.control.models import RaisedNotification
 from tollgate.control.service import ControlService
+from tollgate.limits.fast_lane import NO_LIMIT, FastLane
 from tollgate.limits.model import CycleUsage, LimitCheck, LimitStatus, Status
 from tollgate.limits.published import NOTHING, PublishedUsage
 from tollgate.limits.terms import CustomerTerms, FeatureTerms, TermsBook
-from tollgate.limits.usage import ZERO, PeriodKey, Reservation, Tally, UsageLedger
+from tollgate.limits.usage import ZERO, InlineGroup, Period, PeriodKey, Reservation, UsageLedger
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +94,24 @@ class SoftLimitNotice:
     message: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Admission:
     refused: list[Refusal] = field(default_factory=list)
     notices: list[SoftLimitNotice] = field(default_factory=list)
-    reservation: Reservation = field(default_factory=Reservation)
     crossings: list[RaisedNotification] = field(default_factory=list)
+    # Events judged one by one, each kept as a Tally (None: there were none).
+    reservation: Reservation | None = None
+    # Inline events: plain totals per period and event date.
+    inline: list[InlineGroup] = field(default_factory=list)
 
     @property
     def refused_indexes(self) -> set[int]:
         return {refusal.index for refusal in self.refused}
+
+    def reserve(self) -> Reservation:
+        if self.reservation is None:
+            self.reservation = Reservation()
+        return self.reservation
 
 
 class LimitEngine:
@@ -121,6 +130,8 @@ class LimitEngine:
             self._metered[(feature.event_type, feature.unit)] = (name, Decimal(1))
             for unit, factor in feature.unit_conversions.items():
                 self._metered[(feature.event_type, unit)] = (name, factor)
+        self._lane = FastLane()
+        self._admissions = 0
         self._outbox: deque[RaisedNotification] = deque()
         self._queued: set[str] = set()
 
@@ -130,60 +141,110 @@ class LimitEngine:
         """Counts ``events`` in order, refusing any that would pass a hard limit.
 
         Call ``commit`` once the accepted events are durable, or ``release`` if they are not.
-        This is the ingest hot path: the common event (a summed feature, inside its window,
-        below its limit and every alert threshold) is counted inline.
+        This is the ingest hot path: an ordinary event (``fast_lane.py``) only adds to its
+        period's total and to this request's group for that period; the first event of a
+        customer, and any near a limit, is looked at in full by ``_admit_unslotted``.
         """
         now = self._clock()
+        lane = self._lane
+        lane.keep_current(now, self.terms.version)
+        slots = lane.slots
+        self._admissions += 1
+        token = self._admissions
         admission = Admission()
-        reservation = admission.reservation
-        metered_features, current = self._metered, self.terms.current
-        periods, period_of = self.ledger.periods_by_key, self.ledger.period
-        published = self.published.window_used
-        # Inline events: plain totals per (window, event date), one reservation group each.
-        sums: dict[tuple[PeriodKey, date], list[Any]] = {}
+        touched: list[Period] = []  # periods with events of today in this request
         for index, event in enumerate(events):
-            metered = metered_features.get((event.event_type, event.unit))
-            if metered is None:
-                continue
-            terms = current(event.customer_id, now)
-            if terms is None:
-                continue
-            feature, factor = metered
-            feature_terms = terms.features.get(feature)
-            moment = event.timestamp
-            if (
-                feature_terms is None
-                or not feature_terms.inline
-                or not feature_terms.window_start <= moment < feature_terms.window_end
+            slot = slots.get(event.customer_id)
+            while slot is not None and (
+                slot.event_type != event.event_type or slot.unit != event.unit
             ):
-                self._admit_one(admission, terms, feature, feature_terms, factor, index, event)
-                continue
-            quantity = event.quantity if factor == 1 else event.quantity * factor
-            window = feature_terms.window_key
-            period = periods.get(window) or period_of(window)
-            live = period.live
-            after = published.get(feature_terms.base_key, ZERO) + live.total + quantity
-            slow_at = feature_terms.slow_at
-            if slow_at is not None and after >= slow_at:
-                # Near or past the limit: judged the long way, with refusals and notices.
-                self._admit_one(admission, terms, feature, feature_terms, factor, index, event)
-                continue
-            # A summed feature reads only the total (and count) of its tallies.
-            live.total += quantity
-            live.count += 1
-            key = (window, moment.date())
-            group = sums.get(key)
-            if group is None:
-                sums[key] = [period, quantity, 1]
-            else:
-                group[1] += quantity
-                group[2] += 1
-            if feature_terms.cycle_key != window:
-                self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
-        for (_, day), (period, total, count) in sums.items():
-            reservation.add_counted(period, None, day, Tally.of(total, count, ZERO, ZERO, now))
-        reservation.hold()
+                slot = slot.next
+            if slot is not None and slot.start <= event.timestamp < slot.end:
+                quantity = event.quantity
+                period = slot.period
+                live = period.live
+                total = live.total + quantity
+                if total < slot.room:
+                    live.total = total
+                    live.count += 1
+                    if period.token == token:
+                        period.open_total += quantity
+                        period.open_count += 1
+                    else:
+                        period.token = token
+                        period.open_total = quantity
+                        period.open_count = 1
+                        touched.append(period)
+                    continue
+            self._admit_unslotted(admission, index, event, now, token, touched)
+        today = lane.today
+        inline = [(p, today, p.open_total, p.open_count) for p in touched]
+        if admission.inline:
+            inline.extend(admission.inline)
+        admission.inline = inline
+        self.ledger.hold(inline)
+        if admission.reservation is not None:
+            admission.reservation.hold()
         return admission
+
+    def _admit_unslotted(
+        self,
+        admission: Admission,
+        index: int,
+        event: Metered,
+        now: datetime,
+        token: int,
+        touched: list[Period],
+    ) -> None:
+        metered = self._metered.get((event.event_type, event.unit))
+        if metered is None:
+            return
+        terms = self.terms.current(event.customer_id, now)
+        if terms is None:
+            return
+        feature, factor = metered
+        feature_terms = terms.features.get(feature)
+        moment = event.timestamp
+        if feature_terms is None or not feature_terms.inline or not feature_terms.covers(moment):
+            self._admit_one(admission, terms, feature, feature_terms, factor, index, event)
+            return
+        quantity = event.quantity if factor == 1 else event.quantity * factor
+        window = feature_terms.window_key
+        period = self.ledger.period(window)
+        base = self.published.window_used.get(feature_terms.base_key, ZERO)
+        live = period.live
+        slow_at = feature_terms.slow_at
+        if slow_at is not None and base + live.total + quantity >= slow_at:
+            # Near or past the limit: judged the long way, with refusals and notices.
+            self._admit_one(admission, terms, feature, feature_terms, factor, index, event)
+            return
+        # A summed feature reads only the total (and count) of its tallies.
+        live.total += quantity
+        live.count += 1
+        ordinal = moment.date().toordinal()
+        if ordinal != self._lane.today:
+            admission.inline.append((period, ordinal, quantity, 1))
+        elif period.token == token:
+            period.open_total += quantity
+            period.open_count += 1
+        else:
+            period.token = token
+            period.open_total = quantity
+            period.open_count = 1
+            touched.append(period)
+        if feature_terms.cycle_key != window:
+            self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
+        elif factor == 1:
+            self._lane.offer(
+                event.customer_id,
+                event.event_type,
+                event.unit,
+                period,
+                NO_LIMIT if slow_at is None else slow_at - base,
+                feature_terms.window_start,
+                feature_terms.window_end,
+                terms.valid_until,
+            )
 
     def _admit_one(
         self,
@@ -231,7 +292,7 @@ class LimitEngine:
                 )
             )
         dimension = _dimension(event, feature_terms.dimension)
-        admission.reservation.add(
+        admission.reserve().add(
             self.ledger.period(window), dimension, event.timestamp.date(), event.timestamp, quantity
         )
         if limit is not None:
@@ -243,12 +304,12 @@ class LimitEngine:
 
     def commit(self, admission: Admission, seq: int, received_at: datetime) -> None:
         """The admitted events are durable in WAL segment ``seq``: keep them, raise notices."""
-        self.ledger.commit(admission.reservation, seq, received_at)
+        self.ledger.commit(admission.reservation, admission.inline, seq, received_at)
         for notice in admission.crossings:
             self._queue(notice)
 
     def release(self, admission: Admission) -> None:
-        self.ledger.release(admission.reservation)
+        self.ledger.release(admission.reservation, admission.inline)
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -313,8 +374,9 @@ class LimitEngine:
         for feature in terms.plan.features:
             aggregation = self._catalogue.features[feature].aggregation
             base = self.published.cycle_used.get((customer_id, feature, terms.cycle.start), {})
-            period = self.ledger.find((customer_id, feature, terms.cycle.start, terms.cycle.end))
-            live = period.by_dimension() if period else {}
+            live = self.ledger.by_dimension(
+                (customer_id, feature, terms.cycle.start, terms.cycle.end)
+            )
             values = {
                 dimension: live[dimension].on_top_of(base.get(dimension, ZERO), aggregation)
                 if dimension in live
@@ -378,6 +440,7 @@ class LimitEngine:
         and the events of straddling parts received after its moment (``received_after``:
         event, seq, receipt) come back."""
         self.published = published
+        self._lane.clear()  # slots hold room measured from the old base
         if published.as_of is not None:
             self.ledger.rebase(published.loaded, published.as_of, drop_before=self._clock())
         for event, seq, received_at in received_after:
@@ -439,7 +502,7 @@ class LimitEngine:
             return
         key = (terms.customer_id, feature, terms.cycle.start, terms.cycle.end)
         dimension = _dimension(event, feature_terms.dimension if feature_terms else None)
-        admission.reservation.add(
+        admission.reserve().add(
             self.ledger.period(key),
             dimension,
             event.timestamp.date(),

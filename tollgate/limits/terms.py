@@ -61,6 +61,8 @@ class TermsBook:
         self._catalogue = catalogue
         # customer -> terms, or None: no customer or no subscription (valid until forgotten)
         self._cache: dict[str, tuple[CustomerTerms | None, datetime | None]] = {}
+        # Bumped whenever terms are dropped or replaced, for what is derived from them.
+        self.version = 0
 
     def current(self, customer_id: str, now: datetime) -> CustomerTerms | None:
         cached = self._cache.get(customer_id)
@@ -75,9 +77,11 @@ class TermsBook:
     def forget(self, customer_ids: Iterable[str]) -> None:
         for customer_id in customer_ids:
             self._cache.pop(customer_id, None)
+        self.version += 1
 
     def forget_all(self) -> None:
         self._cache.clear()
+        self.version += 1
 
     def preload(self, now: datetime, customer_ids: Iterable[str] | None = None) -> None:
         """Loads many customers at once (four queries; all customers by default), so that
@@ -90,6 +94,7 @@ class TermsBook:
             active, limits = found.get(customer_id, (None, None))
             terms = self._build(customer_id, active, limits, now)
             self._cache[customer_id] = (terms, terms.valid_until if terms else None)
+        self.version += 1
 
     def _load(self, customer_id: str, now: datetime) -> CustomerTerms | None:
         active, limits = self._control.current_terms(now, [customer_id]).get(

@@ -11,23 +11,44 @@ received after it: nothing is counted twice or missed, and memory grows with par
 Events are counted when admitted, before they are durable (a *reservation*), so concurrent
 requests can never both pass a hard limit; a reservation is released if the write fails and
 moved to its bucket once the WAL segment holding it is known.
+
+Most events are *inline*: a summed feature not split by dimension, far from its limit. For
+those only a total and a count matter, so they are kept as plain numbers (``Period.sums`` per
+part, and one ``InlineGroup`` per period and event date per request while in flight) rather
+than as a ``Tally`` each: this is the ingest hot path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from tollgate.billing.catalogue.model import Aggregation
 
 ZERO = Decimal(0)
+# When inline totals became a Tally: never later than a real event, so "last" stays real.
+_NO_MOMENT = datetime.min.replace(tzinfo=UTC)
 
 # (dimension value, event date ordinal, part seq)
 BucketKey = tuple[str | None, int, int]
 Part = tuple[int, int]  # (event date ordinal, part seq): one events file
 PeriodKey = tuple[str, str, datetime, datetime]  # customer, feature, start, end
+# One request's inline events of one period and event date: (period, date ordinal, total, count)
+InlineGroup = tuple["Period", int, Decimal, int]
+
+
+class PartSum:
+    """Inline events' usage in one part: a summed feature needs only the total and count."""
+
+    __slots__ = ("count", "ordinal", "seq", "total")
+
+    def __init__(self, ordinal: int, seq: int, total: Decimal, count: int) -> None:
+        self.ordinal = ordinal
+        self.seq = seq
+        self.total = total
+        self.count = count
 
 
 class Tally:
@@ -85,31 +106,56 @@ class Tally:
         return self.last  # LAST: events accepted since are the newest
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class Period:
     """Live usage of one feature in one period of one customer."""
 
     buckets: dict[BucketKey, Tally] = field(default_factory=dict)
+    # Inline events per part (their dimension value is always None), and the part added to
+    # last: a request's events nearly always go to the same part as the one before.
+    sums: dict[Part, PartSum] = field(default_factory=dict)
+    recent: PartSum | None = None
     # id(tally) -> (dimension, tally) for reservations not yet settled
     reserved: dict[int, tuple[str | None, Tally]] = field(default_factory=dict)
-    # Every bucket and reservation merged.
+    # Every bucket, part total and reservation merged.
     live: Tally = field(default_factory=Tally)
+    # Scratch of the admission in progress: which one last touched this period, and what it
+    # added today (``LimitEngine.admit`` turns these into one InlineGroup per period).
+    token: int = 0
+    open_total: Decimal = ZERO
+    open_count: int = 0
 
-    def by_dimension(self) -> dict[str | None, Tally]:
+    def inline_tally(self, in_flight: Iterable[InlineGroup] = ()) -> Tally:
+        total, count = ZERO, 0
+        for part in self.sums.values():
+            total += part.total
+            count += part.count
+        for period, _, group_total, group_count in in_flight:
+            if period is self:
+                total += group_total
+                count += group_count
+        return Tally.of(total, count, ZERO, ZERO, _NO_MOMENT)
+
+    def by_dimension(self, in_flight: Iterable[InlineGroup] = ()) -> dict[str | None, Tally]:
         """Live usage per dimension value (computed when asked: only summaries need it)."""
         found: dict[str | None, Tally] = {}
         for (dimension, *_), tally in self.buckets.items():
             found.setdefault(dimension, Tally()).merge(tally)
         for dimension, tally in self.reserved.values():
             found.setdefault(dimension, Tally()).merge(tally)
+        inline = self.inline_tally(in_flight)
+        if inline.count:
+            found.setdefault(None, Tally()).merge(inline)
         return found
 
-    def recount(self) -> None:
-        self.live = Tally()
+    def recount(self, in_flight: Iterable[InlineGroup] = ()) -> None:
+        live = Tally()
         for tally in self.buckets.values():
-            self.live.merge(tally)
+            live.merge(tally)
         for _, tally in self.reserved.values():
-            self.live.merge(tally)
+            live.merge(tally)
+        live.merge(self.inline_tally(in_flight))
+        self.live = live
 
 
 @dataclass
@@ -141,18 +187,6 @@ class Reservation:
         group[3].add(quantity, event_at)
         period.live.add(quantity, event_at)
 
-    def add_counted(
-        self, period: Period, dimension: str | None, event_date: date, tally: Tally
-    ) -> None:
-        """Events already counted in ``period.live`` by the caller, kept for commit/release."""
-        ordinal = event_date.toordinal()
-        key = (id(period), dimension, ordinal)
-        group = self.groups.get(key)
-        if group is None:
-            self.groups[key] = (period, dimension, ordinal, tally)
-        else:
-            group[3].merge(tally)
-
     def hold(self) -> None:
         """Records the groups as their periods' unsettled reservations."""
         for period, dimension, _, tally in self.groups.values():
@@ -164,6 +198,8 @@ class UsageLedger:
         self._periods: dict[PeriodKey, Period] = {}
         # part seq -> (first, last) receipt of the events held from it
         self._receipts: dict[int, tuple[datetime, datetime]] = {}
+        # id(groups) -> inline groups of a request admitted and not yet settled
+        self._in_flight: dict[int, list[InlineGroup]] = {}
 
     @property
     def periods_by_key(self) -> dict[PeriodKey, Period]:
@@ -178,9 +214,33 @@ class UsageLedger:
     def find(self, key: PeriodKey) -> Period | None:
         return self._periods.get(key)
 
-    def commit(self, reservation: Reservation, seq: int, received_at: datetime) -> None:
-        """The reservation's events are durable in WAL segment (and later part) ``seq``."""
+    def hold(self, inline: list[InlineGroup]) -> None:
+        """Inline groups already counted in their periods' live usage, until settled."""
+        if inline:
+            self._in_flight[id(inline)] = inline
+
+    def commit(
+        self,
+        reservation: Reservation | None,
+        inline: list[InlineGroup],
+        seq: int,
+        received_at: datetime,
+    ) -> None:
+        """The admission's events are durable in WAL segment (and later part) ``seq``."""
         self._received(seq, received_at)
+        if inline:
+            del self._in_flight[id(inline)]
+            for period, ordinal, total, count in inline:
+                part = period.recent
+                if part is None or part.seq != seq or part.ordinal != ordinal:
+                    part = period.sums.get((ordinal, seq))
+                    if part is None:
+                        part = period.sums[(ordinal, seq)] = PartSum(ordinal, seq, ZERO, 0)
+                    period.recent = part
+                part.total += total
+                part.count += count
+        if reservation is None:
+            return
         for period, dimension, ordinal, tally in reservation.groups.values():
             del period.reserved[id(tally)]
             bucket = (dimension, ordinal, seq)
@@ -191,14 +251,28 @@ class UsageLedger:
                 existing.merge(tally)
             # live already holds it: moving between reserved and buckets changes no total
 
-    def release(self, reservation: Reservation) -> None:
+    def release(self, reservation: Reservation | None, inline: list[InlineGroup]) -> None:
         """The write failed: the events were never accepted."""
+        if inline:
+            del self._in_flight[id(inline)]
+            for period, _, total, count in inline:
+                period.live.total -= total
+                period.live.count -= count
+        if reservation is None:
+            return
         touched = {}
         for period, _, _, tally in reservation.groups.values():
             period.reserved.pop(id(tally), None)
             touched[id(period)] = period
         for period in touched.values():
-            period.recount()
+            period.recount(self.in_flight())
+
+    def in_flight(self) -> list[InlineGroup]:
+        return [group for groups in self._in_flight.values() for group in groups]
+
+    def by_dimension(self, key: PeriodKey) -> dict[str | None, Tally]:
+        period = self._periods.get(key)
+        return {} if period is None else period.by_dimension(self.in_flight())
 
     def add_stored(
         self,
@@ -220,11 +294,10 @@ class UsageLedger:
     def straddling(self, loaded: frozenset[Part], as_of: datetime) -> set[Part]:
         """Loaded parts held here with events received both by ``as_of`` and after it."""
         found = set()
-        for period in self._periods.values():
-            for _, ordinal, seq in period.buckets:
-                first, last = self._receipts.get(seq, (as_of, as_of))
-                if first <= as_of < last and (ordinal, seq) in loaded:
-                    found.add((ordinal, seq))
+        for part in self._held_parts():
+            first, last = self._receipts.get(part[1], (as_of, as_of))
+            if first <= as_of < last and part in loaded:
+                found.add(part)
         return found
 
     def rebase(self, loaded: frozenset[Part], as_of: datetime, drop_before: datetime) -> None:
@@ -233,20 +306,31 @@ class UsageLedger:
         periods that ended before ``drop_before``."""
         for key in [key for key in self._periods if key[3] <= drop_before]:
             del self._periods[key]
+        in_flight = self.in_flight()
         for period in self._periods.values():
-            stale = [bucket for bucket in period.buckets if self._covered(bucket, loaded, as_of)]
-            if stale:
+            stale = [b for b in period.buckets if self._covered((b[1], b[2]), loaded, as_of)]
+            stale_sums = [part for part in period.sums if self._covered(part, loaded, as_of)]
+            if stale or stale_sums:
                 for bucket in stale:
                     del period.buckets[bucket]
-                period.recount()
-        held = {seq for period in self._periods.values() for _, _, seq in period.buckets}
+                for part in stale_sums:
+                    del period.sums[part]
+                period.recent = None
+                period.recount(in_flight)
+        held = {seq for _, seq in self._held_parts()}
         self._receipts = {seq: span for seq, span in self._receipts.items() if seq in held}
 
-    def _covered(self, bucket: BucketKey, loaded: frozenset[Part], as_of: datetime) -> bool:
-        _, ordinal, seq = bucket
-        if (ordinal, seq) not in loaded:
+    def _held_parts(self) -> set[Part]:
+        parts: set[Part] = set()
+        for period in self._periods.values():
+            parts.update((ordinal, seq) for _, ordinal, seq in period.buckets)
+            parts.update(period.sums)
+        return parts
+
+    def _covered(self, part: Part, loaded: frozenset[Part], as_of: datetime) -> bool:
+        if part not in loaded:
             return False
-        first, _ = self._receipts.get(seq, (as_of, as_of))
+        first, _ = self._receipts.get(part[1], (as_of, as_of))
         # Received wholly after the moment: the run counted none of it.
         return first <= as_of
 

@@ -325,6 +325,46 @@ def test_size_rotation_seals_and_advances_the_sequence(tmp_path: Path) -> None:
     assert [len(s.events) for s in make_wal(tmp_path).recover()] == [80, 80, 80, 0]
 
 
+def test_next_seq_names_the_segment_each_record_is_written_to(tmp_path: Path) -> None:
+    """The live limits count an event under its segment when admitting it, before the write:
+    the prediction must hold while rounds and rotations happen concurrently."""
+    big = payload(*(f"e{n}" for n in range(40)))
+
+    async def scenario() -> None:
+        wal = make_wal(tmp_path, max_bytes=3 * len(big))
+        await wal.start()
+        predicted: dict[str, int] = {}
+
+        async def writer(name: str, count: int) -> list[tuple[int, int]]:
+            found = []
+            for n in range(count):
+                record_id = f"{name}-{n}"
+                predicted[record_id] = wal.next_seq
+                seq = await wal.wait_durable(wal.append(payload(record_id)))
+                found.append((predicted[record_id], seq))
+                if n % 3 == 0:
+                    # Larger records in between, so that rotations fall mid-burst.
+                    predicted[f"{record_id}-big"] = wal.next_seq
+                    big_seq = await wal.wait_durable(wal.append(big))
+                    found.append((predicted[f"{record_id}-big"], big_seq))
+            return found
+
+        results = await asyncio.gather(*(writer(f"w{w}", 30) for w in range(8)))
+        await wal.close()
+        pairs = [pair for found in results for pair in found]
+        assert len({seq for _, seq in pairs}) > 3  # rotations did happen
+        assert all(expected == seq for expected, seq in pairs)
+        on_disk = {
+            event_id: segment_seq(segment.path)
+            for segment in make_wal(tmp_path).recover()
+            for event_id in event_ids(segment.events)
+            if "-" in event_id
+        }
+        assert on_disk == {k: v for k, v in predicted.items() if not k.endswith("-big")}
+
+    run(scenario)
+
+
 def test_age_rotation_seals_a_non_empty_segment(tmp_path: Path) -> None:
     async def scenario() -> None:
         sealed = asyncio.Event()
