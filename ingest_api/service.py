@@ -163,14 +163,15 @@ class IngestService:
             self.metrics.requests_failed.labels(str(error.status)).inc()
             raise
         admitted = self._dedup.admit([event for _, event in parsed.events])
-        new, rejections, notices, admission = self._enforce(parsed, admitted.new)
+        new, rejections, notices, admission = self._enforce(parsed, admitted.new, now)
+        # No await between admitting and appending: the record goes to the segment admitted for.
         ticket = (
             self._wal.append(encode_record(new, to_micros(now)))
             if new
             else self._wal.durable_ticket_for_now()
         )
         try:
-            seq = await self._wal.wait_durable(ticket)
+            await self._wal.wait_durable(ticket)
         except WalFailure:
             self._dedup.forget(new)
             if admission is not None and self.live is not None:
@@ -178,7 +179,7 @@ class IngestService:
             self.metrics.requests_failed.labels("503").inc()
             raise STORAGE_UNAVAILABLE from None
         if admission is not None and self.live is not None:
-            self.live.engine.commit(admission, seq, now)
+            self.live.engine.commit(admission)
         if admitted.repeats or rejections:
             received = now.isoformat()
             self._journal.record(
@@ -197,12 +198,12 @@ class IngestService:
         return IngestResult(len(new), len(admitted.repeats), rejections, notices)
 
     def _enforce(
-        self, parsed: ParsedBatch, new: list[UsageEvent]
+        self, parsed: ParsedBatch, new: list[UsageEvent], now: datetime
     ) -> tuple[list[UsageEvent], list[Rejection], list[LimitNotice], Admission | None]:
         """Refuses the new events that would pass a hard limit; notes soft limits passed."""
         if self.live is None or not new:
             return new, parsed.rejections, [], None
-        admission = self.live.engine.admit(new)
+        admission = self.live.engine.admit(new, self._wal.next_seq, now)
         if not admission.refused and not admission.notices:
             return new, parsed.rejections, [], admission
         position = {id(event): index for index, event in parsed.events}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from tollgate.billing.catalogue import default_catalogue
 from tollgate.control.database import open_control_database
 from tollgate.control.service import ControlService
-from tollgate.limits.engine import LimitEngine, MeteredEvent
+from tollgate.limits.engine import Admission, LimitEngine, MeteredEvent
 
 NOW = datetime.now(UTC)
 CUSTOMERS = ("cus_free", "cus_starter")
@@ -32,51 +33,66 @@ def control(tmp_path_factory: pytest.TempPathFactory) -> ControlService:
 
 
 batches = st.lists(
-    st.tuples(
-        st.booleans(),  # whether the batch became durable (False: the WAL failed, released)
-        st.lists(
-            st.tuples(
-                st.sampled_from(CUSTOMERS),
-                st.sampled_from([("api_call", "call"), ("ai_tokens", "token")]),
-                st.integers(min_value=0, max_value=4_000),
-            ),
-            min_size=1,
-            max_size=20,
+    st.lists(
+        st.tuples(
+            st.sampled_from(CUSTOMERS),
+            st.sampled_from([("api_call", "call"), ("ai_tokens", "token")]),
+            st.integers(min_value=0, max_value=4_000),
         ),
+        min_size=1,
+        max_size=20,
     ),
     min_size=1,
     max_size=15,
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(batches=batches)
+@settings(max_examples=80, deadline=None)
+@given(
+    batches=batches,
+    in_flight=st.integers(min_value=1, max_value=3),  # requests waiting on the WAL at once
+    per_segment=st.integers(min_value=1, max_value=4),  # requests written to one segment
+    wal_fails_at=st.none() | st.integers(min_value=0, max_value=14),  # then every write fails
+)
 def test_hard_limits_hold_and_accepted_usage_is_counted_exactly(
-    control: ControlService, batches: list[tuple[bool, list[tuple[str, tuple[str, str], int]]]]
+    control: ControlService,
+    batches: list[list[tuple[str, tuple[str, str], int]]],
+    in_flight: int,
+    per_segment: int,
+    wal_fails_at: int | None,
 ) -> None:
     engine = LimitEngine(control, control.catalogue)
     accepted: dict[tuple[str, str], Decimal] = {}
-    for seq, (durable, batch) in enumerate(batches, start=1):
+    waiting: deque[tuple[int, list[MeteredEvent], Admission]] = deque()
+
+    def settle_oldest() -> None:
+        number, events, admission = waiting.popleft()
+        if wal_fails_at is not None and number >= wal_fails_at:
+            engine.release(admission)
+            return
+        refused = admission.refused_indexes
+        for index, event in enumerate(events):
+            if index not in refused:
+                feature = "api_calls" if event.event_type == "api_call" else "ai_tokens"
+                key = (event.customer_id, feature)
+                accepted[key] = accepted.get(key, Decimal(0)) + event.quantity
+        engine.commit(admission)
+
+    for number, batch in enumerate(batches):
         events = [
             MeteredEvent(customer, event_type, unit, Decimal(quantity), NOW, {})
             for customer, (event_type, unit), quantity in batch
         ]
-        admission = engine.admit(events)
-        if not durable:
-            engine.release(admission)
-            continue
-        refused = admission.refused_indexes
-        for index, event in enumerate(events):
-            if index in refused:
-                continue
-            feature = "api_calls" if event.event_type == "api_call" else "ai_tokens"
-            key = (event.customer_id, feature)
-            accepted[key] = accepted.get(key, Decimal(0)) + event.quantity
+        admission = engine.admit(events, 1 + number // per_segment, NOW)
         for refusal in admission.refused:
-            event = events[refusal.index]
-            # Refused only when it would have passed the hard limit.
-            assert refusal.used + event.quantity > refusal.limit
-        engine.commit(admission, seq, NOW)
+            # Refused only when it would have passed the hard limit (counting requests still
+            # in flight: they may yet be written).
+            assert refusal.used + events[refusal.index].quantity > refusal.limit
+        waiting.append((number, events, admission))
+        if len(waiting) == in_flight:
+            settle_oldest()
+    while waiting:
+        settle_oldest()
 
     for customer in CUSTOMERS:
         for status in engine.statuses(customer):

@@ -34,7 +34,7 @@ from tollgate.limits.fast_lane import NO_LIMIT, FastLane
 from tollgate.limits.model import CycleUsage, LimitCheck, LimitStatus, Status
 from tollgate.limits.published import NOTHING, PublishedUsage
 from tollgate.limits.terms import CustomerTerms, FeatureTerms, TermsBook
-from tollgate.limits.usage import ZERO, InlineGroup, Period, PeriodKey, Reservation, UsageLedger
+from tollgate.limits.usage import ZERO, PartSum, Period, PeriodKey, Reservation, UsageLedger
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +96,20 @@ class SoftLimitNotice:
 
 @dataclass(slots=True)
 class Admission:
+    events: Sequence[Metered]
+    seq: int  # the WAL segment, and later events part, the accepted events are written to
+    today: int  # date ordinal of the fast lane's events
     refused: list[Refusal] = field(default_factory=list)
     notices: list[SoftLimitNotice] = field(default_factory=list)
     crossings: list[RaisedNotification] = field(default_factory=list)
     # Events judged one by one, each kept as a Tally (None: there were none).
     reservation: Reservation | None = None
-    # Inline events: plain totals per period and event date.
-    inline: list[InlineGroup] = field(default_factory=list)
+    # What was added to parts, so that ``release`` can take it back: the period of each fast
+    # lane event, in order; the indexes of the events that did not take the fast lane; and
+    # the other inline events (period, part, quantity).
+    fast: list[Period] = field(default_factory=list)
+    others: set[int] = field(default_factory=set)
+    inline: list[tuple[Period, PartSum, Decimal]] = field(default_factory=list)
 
     @property
     def refused_indexes(self) -> set[int]:
@@ -131,28 +138,26 @@ class LimitEngine:
             for unit, factor in feature.unit_conversions.items():
                 self._metered[(feature.event_type, unit)] = (name, factor)
         self._lane = FastLane()
-        self._admissions = 0
         self._outbox: deque[RaisedNotification] = deque()
         self._queued: set[str] = set()
 
     # -- admission (the ingest path) ---------------------------------------------------------
 
-    def admit(self, events: Sequence[Metered]) -> Admission:
-        """Counts ``events`` in order, refusing any that would pass a hard limit.
+    def admit(self, events: Sequence[Metered], seq: int, now: datetime) -> Admission:
+        """Counts ``events``, received at ``now``, in order, refusing any that would pass a hard
+        limit; the accepted ones are to be written to WAL segment ``seq``.
 
-        Call ``commit`` once the accepted events are durable, or ``release`` if they are not.
-        This is the ingest hot path: an ordinary event (``fast_lane.py``) only adds to its
-        period's total and to this request's group for that period; the first event of a
-        customer, and any near a limit, is looked at in full by ``_admit_unslotted``.
+        Call ``commit`` once they are durable, or ``release`` if the write failed. This is the
+        ingest hot path: an ordinary event (``fast_lane.py``) only adds to its period's total
+        and its part's; the first event of a customer, and any near a limit, is looked at in
+        full by ``_admit_unslotted``.
         """
-        now = self._clock()
         lane = self._lane
         lane.keep_current(now, self.terms.version)
-        slots = lane.slots
-        self._admissions += 1
-        token = self._admissions
-        admission = Admission()
-        touched: list[Period] = []  # periods with events of today in this request
+        slots, today = lane.slots, lane.today
+        admission = Admission(events, seq, today)
+        fast = admission.fast
+        self.ledger.received(seq, now)
         for index, event in enumerate(events):
             slot = slots.get(event.customer_id)
             while slot is not None and (
@@ -167,34 +172,21 @@ class LimitEngine:
                 if total < slot.room:
                     live.total = total
                     live.count += 1
-                    if period.token == token:
-                        period.open_total += quantity
-                        period.open_count += 1
-                    else:
-                        period.token = token
-                        period.open_total = quantity
-                        period.open_count = 1
-                        touched.append(period)
+                    part = slot.part
+                    if part.seq != seq:
+                        part = slot.part = period.part(today, seq)
+                    part.total += quantity
+                    part.count += 1
+                    fast.append(period)
                     continue
-            self._admit_unslotted(admission, index, event, now, token, touched)
-        today = lane.today
-        inline = [(p, today, p.open_total, p.open_count) for p in touched]
-        if admission.inline:
-            inline.extend(admission.inline)
-        admission.inline = inline
-        self.ledger.hold(inline)
+            admission.others.add(index)
+            self._admit_unslotted(admission, index, event, now)
         if admission.reservation is not None:
             admission.reservation.hold()
         return admission
 
     def _admit_unslotted(
-        self,
-        admission: Admission,
-        index: int,
-        event: Metered,
-        now: datetime,
-        token: int,
-        touched: list[Period],
+        self, admission: Admission, index: int, event: Metered, now: datetime
     ) -> None:
         metered = self._metered.get((event.event_type, event.unit))
         if metered is None:
@@ -222,24 +214,19 @@ class LimitEngine:
         live.total += quantity
         live.count += 1
         ordinal = moment.date().toordinal()
-        if ordinal != self._lane.today:
-            admission.inline.append((period, ordinal, quantity, 1))
-        elif period.token == token:
-            period.open_total += quantity
-            period.open_count += 1
-        else:
-            period.token = token
-            period.open_total = quantity
-            period.open_count = 1
-            touched.append(period)
+        part = period.part(ordinal, admission.seq)
+        part.total += quantity
+        part.count += 1
+        admission.inline.append((period, part, quantity))
         if feature_terms.cycle_key != window:
             self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
-        elif factor == 1:
+        elif factor == 1 and ordinal == admission.today:
             self._lane.offer(
                 event.customer_id,
                 event.event_type,
                 event.unit,
                 period,
+                part,
                 NO_LIMIT if slow_at is None else slow_at - base,
                 feature_terms.window_start,
                 feature_terms.window_end,
@@ -302,14 +289,24 @@ class LimitEngine:
         if feature_terms.cycle_key != window:
             self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
 
-    def commit(self, admission: Admission, seq: int, received_at: datetime) -> None:
-        """The admitted events are durable in WAL segment ``seq``: keep them, raise notices."""
-        self.ledger.commit(admission.reservation, admission.inline, seq, received_at)
+    def commit(self, admission: Admission) -> None:
+        """The admitted events are durable: keep them, raise notices."""
+        if admission.reservation is not None:
+            self.ledger.commit(admission.reservation, admission.seq)
         for notice in admission.crossings:
             self._queue(notice)
 
     def release(self, admission: Admission) -> None:
-        self.ledger.release(admission.reservation, admission.inline)
+        """The admitted events' write failed: they were never accepted."""
+        for period, part, quantity in admission.inline:
+            period.take_back(part, quantity)
+        periods = iter(admission.fast)
+        for index, event in enumerate(admission.events):
+            if index not in admission.others:
+                period = next(periods)
+                period.take_back(period.part(admission.today, admission.seq), event.quantity)
+        if admission.reservation is not None:
+            self.ledger.release(admission.reservation)
 
     # -- questions ---------------------------------------------------------------------------
 

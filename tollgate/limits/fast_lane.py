@@ -2,9 +2,10 @@
 
 An ordinary event is a summed feature in its unit, not split by dimension, dated today inside
 its limit window, whose window usage stays below the first alert threshold (or is unlimited).
-For such an event nothing is judged: it only adds to its period's total. A *slot* per
-(customer, event type, unit) holds that period and how much usage it may reach before events
-must be judged one by one again (``room``: the first threshold less the published base).
+For such an event nothing is judged: it only adds to its period's total and to its part's. A
+*slot* per (customer, event type, unit) holds that period, the part its events went to last,
+and how much usage it may reach before events must be judged one by one again (``room``: the
+first threshold less the published base).
 
 Slots are derived from the terms, the publication and the day, so they are all dropped when
 any of those changes; the engine builds them again from the next event of each customer.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tollgate.limits.usage import Period
+from tollgate.limits.usage import PartSum, Period
 
 NO_LIMIT = Decimal("Infinity")
 _NEVER = datetime.min.replace(tzinfo=UTC)
@@ -27,6 +28,7 @@ class Slot:
     event_type: str
     unit: str
     period: Period
+    part: PartSum  # today's part the slot's last event went to: the next one nearly always does
     room: Decimal  # window usage (the ledger's live part) below which events need no judgement
     start: datetime  # events dated in [start, end): today, within the window
     end: datetime
@@ -63,6 +65,7 @@ class FastLane:
         event_type: str,
         unit: str,
         period: Period,
+        part: PartSum,
         room: Decimal,
         window_start: datetime,
         window_end: datetime,
@@ -79,6 +82,6 @@ class FastLane:
             if others.event_type == event_type and others.unit == unit:
                 return  # a slot it has already (not used for this event's date)
             others = others.next
-        self.slots[customer_id] = Slot(event_type, unit, period, room, start, end, first)
+        self.slots[customer_id] = Slot(event_type, unit, period, part, room, start, end, first)
         if terms_valid_until < self._expires:
             self._expires = terms_valid_until

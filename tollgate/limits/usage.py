@@ -8,14 +8,15 @@ parts whose events were all received by then are dropped, those of other parts s
 few parts received across the moment (``straddling``) are re-read from disk for the events
 received after it: nothing is counted twice or missed, and memory grows with parts, not events.
 
-Events are counted when admitted, before they are durable (a *reservation*), so concurrent
-requests can never both pass a hard limit; a reservation is released if the write fails and
-moved to its bucket once the WAL segment holding it is known.
+Events are counted when admitted, before they are durable, so concurrent requests can never
+both pass a hard limit; the write-ahead log says which segment (part) a request's record will
+land in before it is written, so admitted events go straight to their part and are taken back
+if the write fails.
 
 Most events are *inline*: a summed feature not split by dimension, far from its limit. For
 those only a total and a count matter, so they are kept as plain numbers (``Period.sums`` per
-part, and one ``InlineGroup`` per period and event date per request while in flight) rather
-than as a ``Tally`` each: this is the ingest hot path.
+part) rather than as a ``Tally`` each: this is the ingest hot path. The others are held as a
+*reservation* of tallies, moved to their buckets once durable.
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ _NO_MOMENT = datetime.min.replace(tzinfo=UTC)
 BucketKey = tuple[str | None, int, int]
 Part = tuple[int, int]  # (event date ordinal, part seq): one events file
 PeriodKey = tuple[str, str, datetime, datetime]  # customer, feature, start, end
-# One request's inline events of one period and event date: (period, date ordinal, total, count)
-InlineGroup = tuple["Period", int, Decimal, int]
 
 
 class PartSum:
@@ -111,50 +110,52 @@ class Period:
     """Live usage of one feature in one period of one customer."""
 
     buckets: dict[BucketKey, Tally] = field(default_factory=dict)
-    # Inline events per part (their dimension value is always None), and the part added to
-    # last: a request's events nearly always go to the same part as the one before.
+    # Inline events per part, durable or not yet (their dimension value is always None).
     sums: dict[Part, PartSum] = field(default_factory=dict)
-    recent: PartSum | None = None
     # id(tally) -> (dimension, tally) for reservations not yet settled
     reserved: dict[int, tuple[str | None, Tally]] = field(default_factory=dict)
     # Every bucket, part total and reservation merged.
     live: Tally = field(default_factory=Tally)
-    # Scratch of the admission in progress: which one last touched this period, and what it
-    # added today (``LimitEngine.admit`` turns these into one InlineGroup per period).
-    token: int = 0
-    open_total: Decimal = ZERO
-    open_count: int = 0
 
-    def inline_tally(self, in_flight: Iterable[InlineGroup] = ()) -> Tally:
+    def part(self, ordinal: int, seq: int) -> PartSum:
+        found = self.sums.get((ordinal, seq))
+        if found is None:
+            found = self.sums[(ordinal, seq)] = PartSum(ordinal, seq, ZERO, 0)
+        return found
+
+    def take_back(self, part: PartSum, quantity: Decimal) -> None:
+        """An inline event added to ``part`` whose write failed: it was never accepted."""
+        part.total -= quantity
+        part.count -= 1
+        self.live.total -= quantity
+        self.live.count -= 1
+
+    def inline_tally(self) -> Tally:
         total, count = ZERO, 0
         for part in self.sums.values():
             total += part.total
             count += part.count
-        for period, _, group_total, group_count in in_flight:
-            if period is self:
-                total += group_total
-                count += group_count
         return Tally.of(total, count, ZERO, ZERO, _NO_MOMENT)
 
-    def by_dimension(self, in_flight: Iterable[InlineGroup] = ()) -> dict[str | None, Tally]:
+    def by_dimension(self) -> dict[str | None, Tally]:
         """Live usage per dimension value (computed when asked: only summaries need it)."""
         found: dict[str | None, Tally] = {}
         for (dimension, *_), tally in self.buckets.items():
             found.setdefault(dimension, Tally()).merge(tally)
         for dimension, tally in self.reserved.values():
             found.setdefault(dimension, Tally()).merge(tally)
-        inline = self.inline_tally(in_flight)
+        inline = self.inline_tally()
         if inline.count:
             found.setdefault(None, Tally()).merge(inline)
         return found
 
-    def recount(self, in_flight: Iterable[InlineGroup] = ()) -> None:
+    def recount(self) -> None:
         live = Tally()
         for tally in self.buckets.values():
             live.merge(tally)
         for _, tally in self.reserved.values():
             live.merge(tally)
-        live.merge(self.inline_tally(in_flight))
+        live.merge(self.inline_tally())
         self.live = live
 
 
@@ -198,8 +199,6 @@ class UsageLedger:
         self._periods: dict[PeriodKey, Period] = {}
         # part seq -> (first, last) receipt of the events held from it
         self._receipts: dict[int, tuple[datetime, datetime]] = {}
-        # id(groups) -> inline groups of a request admitted and not yet settled
-        self._in_flight: dict[int, list[InlineGroup]] = {}
 
     @property
     def periods_by_key(self) -> dict[PeriodKey, Period]:
@@ -214,33 +213,8 @@ class UsageLedger:
     def find(self, key: PeriodKey) -> Period | None:
         return self._periods.get(key)
 
-    def hold(self, inline: list[InlineGroup]) -> None:
-        """Inline groups already counted in their periods' live usage, until settled."""
-        if inline:
-            self._in_flight[id(inline)] = inline
-
-    def commit(
-        self,
-        reservation: Reservation | None,
-        inline: list[InlineGroup],
-        seq: int,
-        received_at: datetime,
-    ) -> None:
-        """The admission's events are durable in WAL segment (and later part) ``seq``."""
-        self._received(seq, received_at)
-        if inline:
-            del self._in_flight[id(inline)]
-            for period, ordinal, total, count in inline:
-                part = period.recent
-                if part is None or part.seq != seq or part.ordinal != ordinal:
-                    part = period.sums.get((ordinal, seq))
-                    if part is None:
-                        part = period.sums[(ordinal, seq)] = PartSum(ordinal, seq, ZERO, 0)
-                    period.recent = part
-                part.total += total
-                part.count += count
-        if reservation is None:
-            return
+    def commit(self, reservation: Reservation, seq: int) -> None:
+        """The reservation's events are durable in WAL segment (and later part) ``seq``."""
         for period, dimension, ordinal, tally in reservation.groups.values():
             del period.reserved[id(tally)]
             bucket = (dimension, ordinal, seq)
@@ -251,28 +225,18 @@ class UsageLedger:
                 existing.merge(tally)
             # live already holds it: moving between reserved and buckets changes no total
 
-    def release(self, reservation: Reservation | None, inline: list[InlineGroup]) -> None:
-        """The write failed: the events were never accepted."""
-        if inline:
-            del self._in_flight[id(inline)]
-            for period, _, total, count in inline:
-                period.live.total -= total
-                period.live.count -= count
-        if reservation is None:
-            return
+    def release(self, reservation: Reservation) -> None:
+        """The write failed: the reservation's events were never accepted."""
         touched = {}
         for period, _, _, tally in reservation.groups.values():
             period.reserved.pop(id(tally), None)
             touched[id(period)] = period
         for period in touched.values():
-            period.recount(self.in_flight())
-
-    def in_flight(self) -> list[InlineGroup]:
-        return [group for groups in self._in_flight.values() for group in groups]
+            period.recount()
 
     def by_dimension(self, key: PeriodKey) -> dict[str | None, Tally]:
         period = self._periods.get(key)
-        return {} if period is None else period.by_dimension(self.in_flight())
+        return {} if period is None else period.by_dimension()
 
     def add_stored(
         self,
@@ -285,7 +249,7 @@ class UsageLedger:
         quantity: Decimal,
     ) -> None:
         """An event found on disk at start-up (WAL or Parquet) and not yet published."""
-        self._received(seq, received_at)
+        self.received(seq, received_at)
         period = self.period(key)
         bucket = (dimension, event_date.toordinal(), seq)
         period.buckets.setdefault(bucket, Tally()).add(quantity, event_at)
@@ -306,7 +270,6 @@ class UsageLedger:
         periods that ended before ``drop_before``."""
         for key in [key for key in self._periods if key[3] <= drop_before]:
             del self._periods[key]
-        in_flight = self.in_flight()
         for period in self._periods.values():
             stale = [b for b in period.buckets if self._covered((b[1], b[2]), loaded, as_of)]
             stale_sums = [part for part in period.sums if self._covered(part, loaded, as_of)]
@@ -315,8 +278,7 @@ class UsageLedger:
                     del period.buckets[bucket]
                 for part in stale_sums:
                     del period.sums[part]
-                period.recent = None
-                period.recount(in_flight)
+                period.recount()
         held = {seq for _, seq in self._held_parts()}
         self._receipts = {seq: span for seq, span in self._receipts.items() if seq in held}
 
@@ -334,7 +296,8 @@ class UsageLedger:
         # Received wholly after the moment: the run counted none of it.
         return first <= as_of
 
-    def _received(self, seq: int, received_at: datetime) -> None:
+    def received(self, seq: int, received_at: datetime) -> None:
+        """Events received at ``received_at`` are (or will be, once durable) in part ``seq``."""
         span = self._receipts.get(seq)
         if span is None:
             self._receipts[seq] = (received_at, received_at)
