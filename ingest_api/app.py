@@ -20,15 +20,17 @@ from ingest_api.limit_check_endpoint import LimitCheckEndpoint
 from ingest_api.live_limits import LiveLimits
 from ingest_api.openapi import install_components
 from ingest_api.responses import JSON
-from ingest_api.routes import events, health
+from ingest_api.routes import events, health, stripe_webhooks
 from ingest_api.routes import limits as limits_routes
 from ingest_api.service import IngestService
 from ingest_api.settings import IngestSettings
+from ingest_api.stripe_webhook_endpoint import StripeWebhookEndpoint
 from tollgate.control.api_keys import KeyStore
 from tollgate.control.database import open_control_database
 from tollgate.control.service import ControlService
 from tollgate.limits.change_feed import ChangeFeed
 from tollgate.limits.engine import LimitEngine
+from tollgate.stripe_webhooks.processor import WebhookProcessor
 from tollgate.warehouse.reader import PublishedMarts
 
 
@@ -69,10 +71,17 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.state.catalogue = catalogue
     app.state.marts = marts
     app.state.limits = limits
+    app.state.stripe_webhooks = StripeWebhookEndpoint(
+        WebhookProcessor(control),
+        settings.stripe_webhook_secret,
+        tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
     app.include_router(events.router)
     app.include_router(limits_routes.router)
     app.include_router(health.router)
     app.include_router(billing.router)
+    app.include_router(stripe_webhooks.router)
     _install_error_handlers(app)
     install_components(app)
     return app

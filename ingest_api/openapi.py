@@ -47,6 +47,7 @@ def _components() -> dict[str, Any]:
     from ingest_api.events.cloudevents import CloudEvent
     from ingest_api.limit_check_endpoint import LimitCheckRequest, LimitCheckResult
     from ingest_api.service import EventStatus, IngestResult
+    from ingest_api.stripe_webhook_endpoint import WebhookReceipt
 
     _, components = msgspec.json.schema_components(
         [
@@ -57,6 +58,7 @@ def _components() -> dict[str, Any]:
             _ErrorEnvelope,
             LimitCheckRequest,
             LimitCheckResult,
+            WebhookReceipt,
         ],
         ref_template=REF_TEMPLATE,
     )
@@ -168,6 +170,86 @@ def limit_check_openapi() -> dict[str, Any]:
             "401": _error("Missing or invalid API key."),
             "403": _error("The key lacks the scope, or acts for another customer."),
             "404": _error("The feature is not in the catalogue."),
+        },
+    }
+
+
+EXAMPLE_STRIPE_EVENT = {
+    "id": "evt_1QxYzA2eZvKYlo2C0a1b2c3d",
+    "object": "event",
+    "api_version": "2026-10-28.endive",
+    "created": 1764574200,
+    "type": "invoice.payment_failed",
+    "livemode": False,
+    "pending_webhooks": 1,
+    "request": {"id": None, "idempotency_key": None},
+    "data": {
+        "object": {
+            "id": "in_1QxYz92eZvKYlo2CkLmNoPqR",
+            "object": "invoice",
+            "customer": "cus_RqP3sT4uV5wX6y",
+            "currency": "usd",
+            "amount_due": 7900,
+            "amount_paid": 0,
+            "period_start": 1761955200,
+            "period_end": 1764547200,
+            "parent": {
+                "type": "subscription_details",
+                "subscription_details": {
+                    "subscription": "sub_1QxYz82eZvKYlo2C",
+                    "metadata": {"tollgate_subscription_id": "sub_5f0c2a9e41d3b7a8"},
+                },
+            },
+        }
+    },
+}
+
+
+def stripe_webhook_openapi() -> dict[str, Any]:
+    receipt = {"application/json": {"schema": _ref("WebhookReceipt")}}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "The event exactly as Stripe sent it: the signature covers these "
+            "bytes, so proxies must pass them on unchanged.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "description": "A Stripe event (API version 2026-10-28).",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "object": {"type": "string", "enum": ["event"]},
+                            "type": {"type": "string"},
+                            "created": {"type": "integer"},
+                            "data": {
+                                "type": "object",
+                                "properties": {"object": {"type": "object"}},
+                                "required": ["object"],
+                            },
+                        },
+                        "required": ["id", "object", "type", "created", "data"],
+                    },
+                    "example": EXAMPLE_STRIPE_EVENT,
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Received: processed now, or a duplicate of an event processed "
+                "before (nothing done again).",
+                "content": receipt,
+            },
+            "400": _error(
+                "Refused, nothing stored: missing_signature, invalid_signature (forged, or "
+                "the body was altered), stale_signature (older than 300 s), malformed_json, "
+                "invalid_event."
+            ),
+            "413": _error("Body larger than the limit."),
+            "503": _error(
+                "webhooks_not_configured (STRIPE_WEBHOOK_SECRET is not set), or "
+                "storage_unavailable; Stripe retries."
+            ),
         },
     }
 

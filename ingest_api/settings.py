@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
 
 from tollgate.settings import TollgateSettings
 
@@ -52,6 +52,19 @@ class IngestSettings(TollgateSettings):
     # Refuse events past hard limits and keep usage current between pipeline runs. Off only
     # to measure what it costs (benchmarks/limits.py); limit checks then see published usage.
     enforce_limits: bool = True
+
+    # Stripe's own variable names (no TOLLGATE_ prefix), as its docs and CLI use them.
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("stripe_webhook_secret", "STRIPE_WEBHOOK_SECRET"),
+        description="The signing secret (whsec_...) of this server's webhook endpoint in "
+        "Stripe; unset, POST /webhooks/stripe answers 503.",
+    )
+    stripe_webhook_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="How old a Stripe-Signature timestamp may be (Stripe's default, 300 s).",
+    )
 
     @property
     def effective_dedup_window(self) -> timedelta:

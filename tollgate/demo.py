@@ -1,7 +1,8 @@
 """``tollgate demo``: the whole system on embedded defaults, with traffic, in one command.
 
 Today that is the ingest API plus a traffic generator posting through the real Python client
-over HTTP; later stages (pipeline, Stripe stand-in, dashboards) join this same command.
+over HTTP, then the billing pipeline, which syncs Stripe (the local stand-in unless
+STRIPE_SECRET_KEY is set); the dashboards will join this same command.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tollgate.client import TollgateClient
 from tollgate.control.api_keys import KeyStore, Scope
 from tollgate.control.database import open_control_database
 from tollgate.control.service import ControlService
+from tollgate.demo_stripe import demo_stripe, print_stripe, show_payment_webhook
 from tollgate.traffic import TrafficPlan, customer_ids, generate
 
 console = Console()
@@ -59,21 +61,32 @@ def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_run
     customer_key = store.create("demo-portal", [Scope.READ], customer_id="cus_00001").token
     engine.dispose()
 
-    server = _start_server(settings)
-    try:
-        console.print(f"[bold]Ingest API[/] listening on {server.url} (data in {data_dir}/)")
-        outcome = _send_traffic(server.url, ingest_key, TrafficPlan(customers, events))
-        stored = _wait_for_parquet(settings, outcome.accepted)
-        _print_summary(server.url, settings, ingest_key, admin_key, outcome, stored, plans)
-        _run_billing(settings)
-        _print_billing_api(server.url, ingest_key, customer_key)
-        if keep_running:
-            console.print("\nThe server keeps running; press Ctrl-C to stop.")
-            server.process.wait()
-    except KeyboardInterrupt:
-        console.print("\nStopping.")
-    finally:
-        server.stop()
+    with demo_stripe(console, f"http://{settings.host}:{settings.port}") as standin:
+        server = _start_server(settings)
+        try:
+            console.print(f"[bold]Ingest API[/] listening on {server.url} (data in {data_dir}/)")
+            outcome = _send_traffic(server.url, ingest_key, TrafficPlan(customers, events))
+            stored = _wait_for_parquet(settings, outcome.accepted)
+            _print_summary(server.url, settings, ingest_key, admin_key, outcome, stored, plans)
+            _run_billing(settings)
+            print_stripe(
+                console,
+                settings.control_database_url,
+                settings.marts_dir,
+                settings.catalogue(),
+                standin,
+            )
+            show_payment_webhook(
+                console, settings.control_database_url, settings.catalogue(), standin
+            )
+            _print_billing_api(server.url, ingest_key, customer_key)
+            if keep_running:
+                console.print("\nThe server keeps running; press Ctrl-C to stop.")
+                server.process.wait()
+        except KeyboardInterrupt:
+            console.print("\nStopping.")
+        finally:
+            server.stop()
 
 
 # Where the demo's customers live, in turn; billing cycles follow each one's wall clock.

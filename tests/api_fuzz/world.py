@@ -149,7 +149,8 @@ def running_world(data_dir: Path) -> Iterator[FuzzWorld]:
         own = keys.create("fuzz-own", [Scope.READ], customer_id=OWN_KEY_CUSTOMER).token
     finally:
         engine.dispose()
-    server = TollgateServer(data_dir=data_dir)
+    # A webhook secret, so that POST /webhooks/stripe is fuzzed past its 503 (not configured).
+    server = TollgateServer(data_dir=data_dir, env={"STRIPE_WEBHOOK_SECRET": "whsec_fuzz"})
     server.start()
     try:
         event_ids = _post_live_events(server.url, ingest, now)

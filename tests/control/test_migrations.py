@@ -28,6 +28,10 @@ TABLES = {
     "notification_reads",
     "api_keys",
     "audit_log",
+    "notifications",
+    "stripe_events",
+    "stripe_objects",
+    "invoice_payments",
 }
 
 

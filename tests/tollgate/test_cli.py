@@ -95,3 +95,10 @@ def test_demo_posts_traffic_and_reports_it(tmp_path: Path) -> None:
     keys = stored_keys(data_dir / "events")
     assert len(keys) == len(set(keys)) == accepted
     assert len({customer for customer, _ in keys}) > 10
+    # Stripe (the local stand-in): every customer mirrored, usage metered, a payment webhook
+    # verified and recorded by the ingest API.
+    assert re.search(r"customers in Stripe\s*│\s*50 of 50", out), out
+    sent = re.search(r"meter events received\s*│\s*([\d,]+)", out)
+    assert sent, out
+    assert int(sent.group(1).replace(",", "")) > 0
+    assert re.search(r"Webhook.*Stripe invoice in_\w+ of cus_\d+ paid", out.replace("\n", " ")), out

@@ -34,6 +34,13 @@ def notification_id(
     )
 
 
+def stripe_notification_id(kind: str, stripe_object_id: str) -> str:
+    """A notification about one Stripe object (``payment_failed`` of invoice ``in_...``,
+    ``subscription_cancelled`` of ``sub_...``): one per kind and object, however often
+    Stripe delivers the events about it."""
+    return _identifier("ntf", "stripe", kind, stripe_object_id)
+
+
 def invoice_id(customer_id: str, cycle_start: datetime) -> str:
     """A customer's invoice for the cycle starting at ``cycle_start``."""
     return _identifier("inv", customer_id, _instant(cycle_start))

@@ -41,6 +41,8 @@ class Subscription:
     cancel_at: datetime | None  # scheduled end (canceled at period end)
     ended_at: datetime | None  # actual end (canceled now)
     created_at: datetime
+    # Stripe's status (active, past_due, unpaid, canceled ...) as its last webhook said.
+    stripe_status: str | None = None
 
     @property
     def ends_at(self) -> datetime | None:
@@ -141,3 +143,36 @@ class RaisedNotification:
     raised_at: datetime  # when the API recorded it
     title: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvoicePayment:
+    """A Stripe invoice's payment as its webhooks reported it (``schema.invoice_payments``)."""
+
+    stripe_invoice_id: str
+    customer_id: str
+    subscription_id: str | None  # the Tollgate subscription it bills, when known
+    stripe_subscription_id: str | None
+    period_start: datetime
+    period_end: datetime
+    amount_due: int  # minor units
+    amount_paid: int  # minor units
+    currency: str
+    status: str  # paid | failed
+    last_event_id: str
+    last_event_created: datetime  # Stripe's created of the event that set this state
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StripeEventRecord:
+    """A Stripe webhook event as received and processed, once (``schema.stripe_events``)."""
+
+    event_id: str
+    event_type: str
+    created: datetime
+    object_id: str | None
+    received_at: datetime
+    processed_at: datetime
+    outcome: str
+    detail: str | None

@@ -61,6 +61,9 @@ subscriptions = Table(
     Column("cancel_at", UtcDateTime),
     Column("ended_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    # Stripe's status of the subscription (active, past_due, unpaid, trialing, incomplete,
+    # paused, canceled ...), as its last webhook said; None when Stripe has not reported one.
+    Column("stripe_status", String(32)),
     CheckConstraint("status in ('active', 'canceled')", name="status"),
 )
 
@@ -157,6 +160,62 @@ notifications = Table(
     Column("message", String(1000), nullable=False),
 )
 
+# Every Stripe webhook event received, once: the primary key makes "processed twice"
+# impossible. The row is written in the same transaction as what the event changed, so a
+# crash leaves neither and Stripe's retry processes the event.
+stripe_events = Table(
+    "stripe_events",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("event_type", String(100), nullable=False),
+    # Stripe's ``created``: when the change the event reports happened.
+    Column("created", UtcDateTime, nullable=False),
+    # The Stripe object the event is about (in_..., sub_...); None if it has no id.
+    Column("object_id", String(255)),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
+    # applied | stale | ignored_type | ignored_unknown_customer | ignored_unknown_subscription
+    # | rejected (the control plane refused the change; ``detail`` says why)
+    Column("outcome", String(32), nullable=False),
+    Column("detail", String(1000)),
+)
+
+# The newest event applied per Stripe object: an event created before it is stale, so events
+# delivered out of order never undo newer ones.
+stripe_objects = Table(
+    "stripe_objects",
+    metadata,
+    Column("object_id", String(255), primary_key=True),
+    # invoice | subscription
+    Column("object_type", String(32), nullable=False),
+    Column("last_event_id", String(255), nullable=False),
+    Column("last_event_created", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Payments of Stripe invoices, as Stripe's invoice.payment_succeeded / _failed events report.
+invoice_payments = Table(
+    "invoice_payments",
+    metadata,
+    Column("stripe_invoice_id", String(255), primary_key=True),
+    Column("customer_id", String(255), ForeignKey("customers.id"), nullable=False, index=True),
+    # The Tollgate subscription the invoice bills, when the Stripe subscription names it.
+    Column("subscription_id", String(64), ForeignKey("subscriptions.id")),
+    Column("stripe_subscription_id", String(255)),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("period_end", UtcDateTime, nullable=False),
+    # Minor units, as Stripe reports them.
+    Column("amount_due", BigInteger, nullable=False),
+    Column("amount_paid", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    # paid | failed
+    Column("status", String(16), nullable=False),
+    Column("last_event_id", String(255), nullable=False),
+    Column("last_event_created", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("status in ('paid', 'failed')", name="status"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
@@ -173,4 +232,21 @@ audit_log = Table(
     Column("before", JSON),
     Column("after", JSON),
     Index(None, "entity", "entity_id"),
+)
+
+# What Stripe accepted of each customer's billable usage, per cycle and meter
+# (tollgate/stripe_sync/report_ledger.py): the pending event is committed before it is sent,
+# so a push that crashed resends the very same event and Stripe counts it once.
+stripe_meter_reports = Table(
+    "stripe_meter_reports",
+    metadata,
+    Column("customer_id", String(255), primary_key=True),
+    Column("cycle_id", String(300), primary_key=True),  # customer_id/cycle start
+    Column("event_name", String(100), primary_key=True),
+    # Meter units (whole numbers, as Stripe meters take them): exact in SQL arithmetic.
+    Column("reported", BigInteger, nullable=False),
+    Column("pending_identifier", String(100)),
+    Column("pending_value", BigInteger),
+    Column("pending_timestamp", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

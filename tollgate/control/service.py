@@ -9,12 +9,23 @@ database: the database stores plan names, the catalogue says what they mean. Mon
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from tollgate.billing.catalogue import Catalogue, Plan, UnknownPlanError
@@ -36,6 +47,7 @@ from tollgate.control.models import (
     Customer,
     EffectiveLimit,
     EffectiveLimits,
+    InvoicePayment,
     LimitOverride,
     PlanChange,
     PlanChangePreview,
@@ -46,6 +58,7 @@ from tollgate.control.models import (
 )
 from tollgate.control.schema import (
     customers,
+    invoice_payments,
     limit_overrides,
     notification_reads,
     notifications,
@@ -73,6 +86,21 @@ class ControlService:
         self.catalogue = catalogue
         self.actor = actor
         self._clock = clock
+        # Set by ``within``: every operation runs inside the caller's transaction on it.
+        self._connection: Connection | None = None
+
+    def within(self, connection: Connection, *, actor: str | None = None) -> ControlService:
+        """This service's operations as parts of the caller's open write transaction.
+
+        Nothing commits when an operation returns: the caller's transaction commits them all
+        (and their audit rows) together, or rolls them all back, so a change can be made atomic
+        with the caller's own writes (the Stripe webhook records an event id and what it did
+        at once). Refusals still raise, before anything of theirs is written.
+        """
+        bound = ControlService(self.engine, self.catalogue, actor=actor or self.actor)
+        bound._clock = self._clock
+        bound._connection = connection
+        return bound
 
     # -- customers ---------------------------------------------------------------------------
 
@@ -96,7 +124,7 @@ class ControlService:
             "updated_at": now,
             "stripe_customer_id": None,
         }
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             existing = _customer_row(db, customer_id)
             if existing is not None:
                 raise _customer_exists(existing)
@@ -129,7 +157,7 @@ class ControlService:
             changes["currency"] = validation.currency(currency)
         if stripe_customer_id is not None:
             changes["stripe_customer_id"] = stripe_customer_id
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             before = self._lock_customer(db, customer_id)
             # Both define invoices already computed (amounts, cycle boundaries, stored
             # prorations); changing them under existing subscriptions would rewrite history.
@@ -155,14 +183,14 @@ class ControlService:
         return _customer(after)
 
     def get_customer(self, customer_id: str) -> Customer:
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             row = _customer_row(db, customer_id)
         if row is None:
             raise UnknownCustomerError(customer_id)
         return _customer(row)
 
     def list_customers(self) -> list[Customer]:
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             rows = db.execute(select(customers).order_by(customers.c.id)).mappings().all()
         return [_customer(row) for row in rows]
 
@@ -179,7 +207,7 @@ class ControlService:
         """Starts ``plan`` for the customer at ``at`` (default now); one subscription at a time."""
         at = self._moment(at, "start time")
         chosen = self._plan(plan)
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             customer = self._lock_customer(db, customer_id)
             _check_currency(customer, plan, chosen)
             overlapping = db.execute(
@@ -233,7 +261,7 @@ class ControlService:
         earlier and not yet in effect is replaced.
         """
         at = self._moment(at, "change time")
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             plan = self._plan_change(db, subscription_id, new_plan, at, when, lock=True)
             before = _subscription_state(db, subscription_id)
             # A scheduled cancellation stays: the new plan runs until it.
@@ -272,7 +300,7 @@ class ControlService:
         """What ``change_plan`` with the same arguments would do and charge, recording nothing:
         the same refusals, timing and proration (the billing API's ``/prorate``)."""
         at = self._moment(at, "change time")
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             return self._plan_change(db, subscription_id, new_plan, at, when, lock=False)
 
     def cancel(
@@ -280,7 +308,7 @@ class ControlService:
     ) -> Subscription:
         """Ends the subscription now (crediting the unused base price) or at period end."""
         at = self._moment(at, "cancellation time")
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             subscription, customer = self._lock_subscription(db, subscription_id)
             self._require_active(subscription, at)
             self._require_in_order(db, subscription, at)
@@ -320,7 +348,7 @@ class ControlService:
         return _subscription(row)
 
     def get_subscription(self, subscription_id: str) -> Subscription:
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             row = _subscription_row(db, subscription_id)
         if row is None:
             raise UnknownSubscriptionError(subscription_id)
@@ -330,7 +358,7 @@ class ControlService:
         query = select(subscriptions).order_by(
             subscriptions.c.customer_id, subscriptions.c.started_at
         )
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             if customer_id is not None:
                 if _customer_row(db, customer_id) is None:
                     raise UnknownCustomerError(customer_id)
@@ -341,13 +369,13 @@ class ControlService:
     def active_plan(self, customer_id: str, at: datetime | None = None) -> ActivePlan | None:
         """The customer's subscription, plan and billing cycle at ``at`` (default now)."""
         at = self._moment(at, "time")
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             return self._active_plan(db, customer_id, at)
 
     def plan_at(self, subscription_id: str, at: datetime | None = None) -> str | None:
         """The plan in effect at ``at`` (default now); None before the start or after the end."""
         at = self._moment(at, "time")
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             row = _subscription_row(db, subscription_id)
             if row is None:
                 raise UnknownSubscriptionError(subscription_id)
@@ -357,13 +385,13 @@ class ControlService:
 
     def plan_history(self, subscription_id: str) -> list[PlanPeriod]:
         """Every plan period, oldest first; a period starting in the future is scheduled."""
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             if _subscription_row(db, subscription_id) is None:
                 raise UnknownSubscriptionError(subscription_id)
             return [PlanPeriod(**row) for row in _plan_rows(db, subscription_id)]
 
     def plan_changes(self, subscription_id: str) -> list[PlanChange]:
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             if _subscription_row(db, subscription_id) is None:
                 raise UnknownSubscriptionError(subscription_id)
             rows = db.execute(
@@ -390,7 +418,7 @@ class ControlService:
         self._feature(feature)
         number = None if value is None else validation.limit_value(value)
         now = self._clock()
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             self._lock_customer(db, customer_id)
             if number is None:
                 enforcement = None
@@ -412,7 +440,7 @@ class ControlService:
     def clear_limit(self, customer_id: str, feature: str) -> None:
         """Drops one feature's override, so the customer's plan decides it again."""
         self._feature(feature)
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             self._lock_customer(db, customer_id)
             before = _overrides(db, customer_id, [feature])
             if not before:
@@ -434,7 +462,7 @@ class ControlService:
         """
         source = None if plan is None else self._plan(plan)
         now = self._clock()
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             self._lock_customer(db, customer_id)
             before = _overrides(db, customer_id)
             _delete_overrides(db, customer_id)
@@ -458,7 +486,7 @@ class ControlService:
         return [_override(row) for row in rows]
 
     def limit_overrides(self, customer_id: str) -> list[LimitOverride]:
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             if _customer_row(db, customer_id) is None:
                 raise UnknownCustomerError(customer_id)
             return [_override(row) for row in _override_rows(db, customer_id)]
@@ -469,7 +497,7 @@ class ControlService:
         Overrides are current state, not history: they apply at any moment asked about.
         """
         at = self._moment(at, "time")
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             active = self._active_plan(db, customer_id, at)
             overrides = _override_rows(db, customer_id)
         return _effective_limits(customer_id, active, overrides)
@@ -480,7 +508,7 @@ class ControlService:
         """``active_plan`` and ``effective_limits`` at ``at`` for many customers (all by
         default) in one read transaction of four queries; unknown ids are left out."""
         at = self._moment(at, "time")
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             customer_rows = _rows_for(db, customers, customers.c.id, customer_ids)
             subscription_rows = _rows_for(
                 db, subscriptions, subscriptions.c.customer_id, customer_ids
@@ -525,7 +553,7 @@ class ControlService:
         """Records that the customer read a notification; reading it again changes nothing."""
         validation.notification_id(notification_id)
         at = self._moment(at, "read time")
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             self._lock_customer(db, customer_id)
             key = (notification_reads.c.customer_id == customer_id) & (
                 notification_reads.c.notification_id == notification_id
@@ -554,12 +582,15 @@ class ControlService:
             field: getattr(notification, field) for field in RaisedNotification.__dataclass_fields__
         }
         key = notifications.c.notification_id == notification.notification_id
-        with write_transaction(self.engine) as db:
+        with self._write() as db:
             self._lock_customer(db, notification.customer_id)
             if db.execute(select(notifications.c.notification_id).where(key)).first():
                 return False
             try:
-                db.execute(insert(notifications).values(row))
+                # A savepoint, so that losing the race leaves a caller's transaction usable
+                # (PostgreSQL aborts a whole transaction on a failed statement).
+                with db.begin_nested():
+                    db.execute(insert(notifications).values(row))
             except IntegrityError:  # recorded by someone else since the check above
                 return False
             self._audit(
@@ -574,18 +605,13 @@ class ControlService:
 
     def raised_notifications(self, customer_id: str) -> list[RaisedNotification]:
         """The notices raised in real time for the customer, oldest first."""
-        with read_transaction(self.engine) as db:
-            if _customer_row(db, customer_id) is None:
-                raise UnknownCustomerError(customer_id)
-            rows = db.execute(
-                select(notifications)
-                .where(notifications.c.customer_id == customer_id)
-                .order_by(notifications.c.created_at, notifications.c.notification_id)
-            ).mappings()
-            return [RaisedNotification(**row) for row in rows]
+        order = (notifications.c.created_at, notifications.c.notification_id)
+        with self._read() as db:
+            rows = _rows_of_customer(db, notifications, customer_id, order)
+        return [RaisedNotification(**row) for row in rows]
 
     def read_notifications(self, customer_id: str) -> dict[str, datetime]:
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             if _customer_row(db, customer_id) is None:
                 raise UnknownCustomerError(customer_id)
             rows: Sequence[tuple[str, datetime]] = db.execute(
@@ -595,15 +621,95 @@ class ControlService:
             ).all()
         return {str(notification): read_at for notification, read_at in rows}
 
+    # -- Stripe's view (what its webhooks report) -------------------------------------------------
+
+    def customer_by_stripe_id(
+        self, stripe_customer_id: str, *, lock: bool = False
+    ) -> Customer | None:
+        """The customer linked to this Stripe customer, if any. ``lock``: also lock its row
+        for the rest of the caller's transaction (``within``), as every change does."""
+        query = select(customers).where(customers.c.stripe_customer_id == stripe_customer_id)
+        with self._read() if not lock else self._write() as db:
+            row = db.execute(query.with_for_update() if lock else query).mappings().first()
+        return None if row is None else _customer(row)
+
+    def set_stripe_status(self, subscription_id: str, stripe_status: str) -> Subscription:
+        """Records Stripe's status of the subscription (active, past_due, canceled ...)."""
+        with self._write() as db:
+            subscription, _ = self._lock_subscription(db, subscription_id)
+            if subscription.stripe_status == stripe_status:
+                return subscription
+            before = _subscription_state(db, subscription_id)
+            db.execute(
+                update(subscriptions)
+                .where(subscriptions.c.id == subscription_id)
+                .values(stripe_status=stripe_status)
+            )
+            after = _subscription_state(db, subscription_id)
+            self._audit(
+                db, "subscription.stripe_status", "subscription", subscription_id, before, after
+            )
+        return replace(subscription, stripe_status=stripe_status)
+
+    def record_invoice_payment(self, payment: InvoicePayment) -> None:
+        """Stores (or replaces) what Stripe last reported about paying one of its invoices."""
+        row = {field: getattr(payment, field) for field in InvoicePayment.__dataclass_fields__}
+        key = invoice_payments.c.stripe_invoice_id == payment.stripe_invoice_id
+        with self._write() as db:
+            self._lock_customer(db, payment.customer_id)
+            existing = db.execute(select(invoice_payments).where(key)).mappings().first()
+            if existing is None:
+                db.execute(insert(invoice_payments).values(row))
+            else:
+                db.execute(update(invoice_payments).where(key).values(row))
+            self._audit(
+                db,
+                "invoice_payment.record",
+                "invoice_payment",
+                payment.stripe_invoice_id,
+                None if existing is None else dict(existing),
+                row,
+            )
+
+    def invoice_payment(self, stripe_invoice_id: str) -> InvoicePayment | None:
+        key = invoice_payments.c.stripe_invoice_id == stripe_invoice_id
+        with self._read() as db:
+            row = db.execute(select(invoice_payments).where(key)).mappings().first()
+        return None if row is None else InvoicePayment(**row)
+
+    def invoice_payments(self, customer_id: str) -> list[InvoicePayment]:
+        """The customer's Stripe invoice payments, by period (oldest first)."""
+        order = (invoice_payments.c.period_start, invoice_payments.c.stripe_invoice_id)
+        with self._read() as db:
+            rows = _rows_of_customer(db, invoice_payments, customer_id, order)
+        return [InvoicePayment(**row) for row in rows]
+
     # -- audit ---------------------------------------------------------------------------------
 
     def audit_entries(
         self, *, entity: str | None = None, entity_id: str | None = None, limit: int = 50
     ) -> list[audit.AuditEntry]:
-        with read_transaction(self.engine) as db:
+        with self._read() as db:
             return audit.entries(db, entity=entity, entity_id=entity_id, limit=limit)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self._connection is not None:
+            yield self._connection
+        else:
+            with write_transaction(self.engine) as db:
+                yield db
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        # Bound: read in the caller's transaction, so what it wrote so far is seen.
+        if self._connection is not None:
+            yield self._connection
+        else:
+            with read_transaction(self.engine) as db:
+                yield db
 
     def _audit(
         self,
@@ -963,6 +1069,16 @@ def _rows_for(
     query = select(table)
     if keys is not None:
         query = query.where(column.in_(list(keys)))
+    return list(db.execute(query).mappings())
+
+
+def _rows_of_customer(
+    db: Connection, table: Table, customer_id: str, order: Sequence[Any]
+) -> list[RowMapping]:
+    """A customer's rows of ``table`` in ``order``; refuses a customer that does not exist."""
+    if _customer_row(db, customer_id) is None:
+        raise UnknownCustomerError(customer_id)
+    query = select(table).where(table.c.customer_id == customer_id).order_by(*order)
     return list(db.execute(query).mappings())
 
 

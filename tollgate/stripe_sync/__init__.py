@@ -1,0 +1,1 @@
+"""Tollgate to Stripe Billing: catalogue, customers and subscriptions, metered usage."""
