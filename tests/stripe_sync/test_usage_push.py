@@ -213,3 +213,17 @@ def test_a_second_pusher_cannot_claim_a_row_the_first_changed(world: World) -> N
     ledger.accepted(key, "tg_a", world.now())  # settled twice: counted once
 
     assert ledger.get(key).reported == 10
+
+
+def test_when_a_pending_event_turns_late_all_stripe_may_lack_is_reported(world: World) -> None:
+    customer = world.stripe_customer("Acme")
+    ends_soon = world.now() + timedelta(minutes=30)
+    start = ends_soon - (CYCLE_END - CYCLE_START)
+    world.standin.inject_fault("POST", METER_EVENTS, "lost_response", count=1)
+    push(world, targets(world, "150000", start=start), customer, attempts=1)
+    world.standin.advance(2 * 3600)  # the cycle ended, and Stripe's grace hour passed
+
+    result = push(world, targets(world, "170000", start=start), customer)
+
+    (late,) = result.outcomes
+    assert (late.status, late.quantity) == ("late", Decimal(70_000))

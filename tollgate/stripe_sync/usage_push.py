@@ -172,10 +172,15 @@ class UsagePusher:
                 detail = f"event {report.pending.identifier} pending since {held_at.isoformat()}"
                 return [_outcome(target, "stale_pending", Decimal(report.pending.value), detail)]
             # A push ended between sending and recording: send the very same event again.
-            outcomes.append(self._send(target, stripe_customer, key, report.pending, "resent"))
+            resent = self._send(target, stripe_customer, key, report.pending, "resent")
             report = self._ledger.get(key)
             if report.pending is not None:
-                return outcomes  # not accepted: the outcome above says why
+                # Not accepted. If too late to send, all Stripe may lack is late, not just it.
+                if resent.status == "late":
+                    lacking = Decimal(target.value - report.reported)
+                    resent = _outcome(target, "late", lacking, resent.detail)
+                return [resent]
+            outcomes.append(resent)
         delta = target.value - report.reported
         if delta == 0:
             return outcomes or [_outcome(target, "unchanged")]
