@@ -104,15 +104,21 @@ def test_a_push_that_died_after_stripe_kept_the_event_is_healed_by_the_next(
     assert total(world, customer) == 70_000
 
 
-def test_usage_too_old_for_stripe_is_reported_late_and_not_sent(world: World) -> None:
+def test_cycles_past_stripes_35_days_are_left_out_after_being_reported_late(
+    world: World,
+) -> None:
     customer = world.stripe_customer("Acme")
-    old_start = CYCLE_START - timedelta(days=59)  # ended 28 days before March 1: > 35 days ago
+    recent_end = world.now() - timedelta(days=34)  # late (Stripe's invoice is final), listed
+    ancient_end = world.now() - timedelta(days=36)  # listed as late by every run until now
 
-    result = push(world, targets(world, "150000", start=old_start), customer)
+    recent = push(world, targets(world, "150000", start=recent_end - timedelta(days=31)), customer)
+    ancient = push(
+        world, targets(world, "150000", start=ancient_end - timedelta(days=31)), customer
+    )
 
-    (late,) = result.outcomes
+    (late,) = recent.outcomes
     assert (late.status, late.quantity) == ("late", Decimal(50_000))
-    assert "more than 35 days ago" in late.detail
+    assert ancient.outcomes == []
     assert world.standin.request_count("POST", METER_EVENTS) == 0
 
 

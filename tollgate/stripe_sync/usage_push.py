@@ -129,10 +129,16 @@ class UsagePusher:
     def push(
         self, targets: Sequence[MeterTarget], stripe_customers: Mapping[str, str]
     ) -> PushResult:
-        """``stripe_customers``: Tollgate customer id -> Stripe customer id."""
+        """``stripe_customers``: Tollgate customer id -> Stripe customer id.
+
+        Cycles that ended over 35 days ago are left out: nothing about them can reach Stripe
+        any more, and every run since their grace period ended has listed them as late.
+        """
+        horizon = self._clock() - PAST_WINDOW
         by_customer: dict[str, list[MeterTarget]] = defaultdict(list)
         for target in targets:
-            by_customer[target.customer_id].append(target)
+            if target.cycle_end > horizon:
+                by_customer[target.customer_id].append(target)
         result = PushResult()
         with ThreadPoolExecutor(max_workers=self._workers) as pool:
             for outcomes in pool.map(
