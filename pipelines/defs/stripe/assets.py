@@ -96,6 +96,7 @@ def stripe_subscriptions(
             "plan_changed": dg.MetadataValue.json(result.plan_changed),
             "cancel_scheduled": dg.MetadataValue.json(result.cancel_scheduled),
             "canceled": dg.MetadataValue.json(result.canceled),
+            "failed": dg.MetadataValue.json(result.failed),
             "unchanged": result.unchanged,
         }
     )
