@@ -1,10 +1,12 @@
-"""Ingest: events per day and feature, straight from the published Parquet files."""
+"""Ingest (operators only): events per day and feature, straight from the published files."""
 
 import streamlit as st
 
+from dashboards.auth import require_admin
 from dashboards.queries import events_per_day
 from ingest_api.settings import IngestSettings
 
+require_admin()
 st.title("Ingested events")
 frame = events_per_day(IngestSettings().events_dir)
 if frame.is_empty():

@@ -22,6 +22,7 @@ from ingest_api.billing.models_invoices import (
     NotificationOut,
     ReadMark,
 )
+from tollgate.warehouse.reader import PublishedMarts
 
 router = APIRouter()
 
@@ -33,11 +34,13 @@ _PUBLISHED = """
 """
 
 
-def _all_notifications(
-    request: Request, caller: Caller
+def all_notifications(
+    marts: PublishedMarts, caller: Caller
 ) -> tuple[datetime | None, list[NotificationOut]]:
-    """Every notice of the customer, read or not, newest first; and the publication's as_of."""
-    with publication(request.app.state.marts) as published:
+    """Every notice of the customer, read or not, newest first; and the publication's as_of.
+
+    Public: the dashboards list notices with it, in-process."""
+    with publication(marts) as published:
         as_of = published.as_of if published else None
         rows = published.rows(_PUBLISHED, {"customer": caller.customer_id}) if published else []
     with control_errors():
@@ -104,7 +107,7 @@ def list_notifications(
     caller: CustomerCaller,
     include_read: Annotated[bool, Query(description="Also list notices already read.")] = False,
 ) -> NotificationList:
-    as_of, notifications = _all_notifications(request, caller)
+    as_of, notifications = all_notifications(request.app.state.marts, caller)
     if not include_read:
         notifications = [n for n in notifications if not n.is_read]
     return NotificationList(as_of=as_of, notifications=notifications)
@@ -122,7 +125,7 @@ def list_notifications(
     responses=error_responses(400, 401, 403, 404, 422),
 )
 def mark_read(request: Request, caller: CustomerCaller, body: MarkRead) -> MarkReadResult:
-    _, notifications = _all_notifications(request, caller)
+    _, notifications = all_notifications(request.app.state.marts, caller)
     known = {n.id for n in notifications}
     wanted = list(dict.fromkeys(body.notification_ids))
     for notification_id in wanted:

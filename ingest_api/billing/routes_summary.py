@@ -26,6 +26,7 @@ from tollgate.billing.pricing import ZERO
 from tollgate.control.models import ActivePlan
 from tollgate.limits.engine import LimitEngine
 from tollgate.limits.model import CycleUsage, LimitStatus
+from tollgate.warehouse.reader import PublishedMarts
 
 router = APIRouter()
 
@@ -47,12 +48,12 @@ class _Stored:
     rebuilt_total: int | None
 
 
-def _stored(request: Request, caller: Caller, usage: CycleUsage | None) -> _Stored:
+def _stored(marts: PublishedMarts, caller: Caller, usage: CycleUsage | None) -> _Stored:
     now = caller.clock()
     with control_errors():
         active = caller.control.active_plan(caller.customer_id, now)
     subscription = render_subscription(caller, active.subscription) if active else None
-    with publication(request.app.state.marts) as published:
+    with publication(marts) as published:
         as_of = published.as_of if published else None
         draft_total = None
         if published is not None and usage is not None:
@@ -171,5 +172,14 @@ async def get_summary(request: Request, caller: CustomerCaller) -> SummaryOut:
     engine: LimitEngine = request.app.state.limits
     statuses = engine.statuses(caller.customer_id)
     usage = engine.cycle_usage(caller.customer_id)
-    stored = await run_in_threadpool(_stored, request, caller, usage)
+    stored = await run_in_threadpool(_stored, request.app.state.marts, caller, usage)
     return _summary(caller, stored, statuses, usage)
+
+
+def build_summary(caller: Caller, marts: PublishedMarts, engine: LimitEngine) -> SummaryOut:
+    """What ``GET /summary`` answers, computed in one go by an in-process reader that owns its
+    limit engine (the dashboards); the route splits the same steps between the event loop and
+    a worker thread."""
+    statuses = engine.statuses(caller.customer_id)
+    usage = engine.cycle_usage(caller.customer_id)
+    return _summary(caller, _stored(marts, caller, usage), statuses, usage)

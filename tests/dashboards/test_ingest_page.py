@@ -14,8 +14,9 @@ from ingest_api.events.model import UsageEvent
 from ingest_api.storage.compactor import compact_segment
 from ingest_api.storage.rows import encode_record, to_micros
 from ingest_api.storage.wal import frame, segment_name
-
-APP = Path(__file__).parents[2] / "dashboards" / "app.py"
+from tests.dashboards.conftest import signed_in
+from tollgate.control.api_keys import KeyStore, Scope
+from tollgate.control.database import open_control_database
 
 
 def _publish(data_dir: Path, moments: list[datetime], feature: str) -> None:
@@ -41,11 +42,21 @@ def test_page_renders_with_and_without_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TOLLGATE_DATA_DIR", str(tmp_path))
-    empty = AppTest.from_file(str(APP)).run()
-    assert not empty.exception
+    engine = open_control_database(f"sqlite:///{tmp_path / 'control.sqlite'}")
+    admin = KeyStore(engine).create("admin", [Scope.ADMIN]).token
+    engine.dispose()
+    empty = _ingest_page(admin)
     assert "No events published yet" in empty.info[0].value
 
     _publish(tmp_path, [datetime.now(UTC)], "ai_tokens")
-    loaded = AppTest.from_file(str(APP)).run()
-    assert not loaded.exception
+    loaded = _ingest_page(admin)
     assert not loaded.info
+
+
+def _ingest_page(admin_key: str) -> AppTest:
+    """The Ingest page, an operator's: signed in with an admin key."""
+    app = signed_in(admin_key)
+    app.switch_page("app_pages/ingest.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Ingested events"
+    return app
