@@ -49,7 +49,9 @@ def test_failed_deliveries_are_retried(
     receiver.fail_first = 2
     standin.add_webhook_endpoint(receiver.url, ["customer.subscription.created"])
     _subscribe(client)
-    wait_until(lambda: len(receiver.received) == 3, timeout=10, what="two retries")
+    # The stand-in records a delivery once the receiver's answer is back: wait for that, not
+    # for the receiver to have read the request.
+    wait_until(lambda: len(standin.deliveries()) == 3, timeout=10, what="two retries")
     statuses = [d["status"] for d in standin.deliveries()]
     assert statuses == [500, 500, 200]
     ids = {json.loads(r.body)["id"] for r in receiver.received}
