@@ -200,10 +200,6 @@ class UsageLedger:
         # part seq -> (first, last) receipt of the events held from it
         self._receipts: dict[int, tuple[datetime, datetime]] = {}
 
-    @property
-    def periods_by_key(self) -> dict[PeriodKey, Period]:
-        return self._periods
-
     def period(self, key: PeriodKey) -> Period:
         found = self._periods.get(key)
         if found is None:

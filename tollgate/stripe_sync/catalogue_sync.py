@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 import stripe
 
 from tollgate.billing.catalogue import Catalogue
-from tollgate.stripe_sync.client import call
+from tollgate.stripe_sync.client import call, metadata_of
 from tollgate.stripe_sync.naming import METADATA_FINGERPRINT, METADATA_PLAN, product_id
 from tollgate.stripe_sync.price_specs import PriceSpec, meter_event_names, price_specs
 
@@ -121,7 +121,10 @@ class CatalogueSync:
             lambda: self._client.v1.prices.list({"lookup_keys": [spec.lookup_key], "limit": 1})
         ).data
         current = found[0] if found else None
-        if current is not None and _metadata(current).get(METADATA_FINGERPRINT) == spec.fingerprint:
+        if (
+            current is not None
+            and metadata_of(current).get(METADATA_FINGERPRINT) == spec.fingerprint
+        ):
             result.prices[spec.lookup_key] = current.id
             nickname = spec.params.get("nickname")
             if current.nickname != nickname:  # a name, not a charge: prices allow changing it
@@ -149,10 +152,6 @@ class CatalogueSync:
         self._call(lambda: self._client.v1.prices.update(current.id, {"active": False}))
         result.updated.append(f"price {spec.lookup_key}")
         result.archived.append(current.id)
-
-
-def _metadata(obj: stripe.StripeObject) -> dict[str, str]:
-    return dict(obj.to_dict().get("metadata") or {})
 
 
 def _price_key(spec: PriceSpec, current: stripe.Price | None) -> str:

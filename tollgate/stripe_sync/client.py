@@ -70,3 +70,8 @@ def call(
         reraise=True,
     )
     return retrying(operation)
+
+
+def metadata_of(obj: stripe.StripeObject) -> dict[str, str]:
+    """A Stripe object's metadata as a plain dict (SDK objects are not dicts since v15)."""
+    return dict(obj.to_dict().get("metadata") or {})

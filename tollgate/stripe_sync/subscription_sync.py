@@ -18,7 +18,7 @@ import stripe
 
 from tollgate.control.models import Customer, Subscription
 from tollgate.control.service import ControlService
-from tollgate.stripe_sync.client import call
+from tollgate.stripe_sync.client import call, metadata_of
 from tollgate.stripe_sync.naming import METADATA_CUSTOMER, METADATA_PLAN, METADATA_SUBSCRIPTION
 from tollgate.stripe_sync.price_specs import PriceSpec
 
@@ -75,13 +75,6 @@ class SubscriptionSync:
                 result.failed.append(f"{subscription.id}: {error.user_message or error}")
         return result
 
-    def stripe_customers(self) -> dict[str, str]:
-        return {
-            customer.id: customer.stripe_customer_id
-            for customer in self._control.list_customers()
-            if customer.stripe_customer_id is not None
-        }
-
     def _customer(self, customer: Customer, result: SubscriptionSyncResult) -> str:
         if customer.stripe_customer_id is not None:
             return customer.stripe_customer_id
@@ -130,7 +123,7 @@ class SubscriptionSync:
             return
         changed = False
         current_prices = sorted(item.price.id for item in found["items"].data)
-        if _metadata(found).get(METADATA_PLAN) != plan or current_prices != sorted(
+        if metadata_of(found).get(METADATA_PLAN) != plan or current_prices != sorted(
             self._items(plan)
         ):
             self._change_plan(found, plan)
@@ -156,7 +149,7 @@ class SubscriptionSync:
             )
         )
         for found in page.auto_paging_iter():
-            if _metadata(found).get(METADATA_SUBSCRIPTION) == subscription_id:
+            if metadata_of(found).get(METADATA_SUBSCRIPTION) == subscription_id:
                 return found
         return None
 
@@ -210,7 +203,3 @@ class SubscriptionSync:
                 ),
             )
         )
-
-
-def _metadata(obj: stripe.StripeObject) -> dict[str, str]:
-    return dict(obj.to_dict().get("metadata") or {})
