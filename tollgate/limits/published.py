@@ -36,7 +36,8 @@ def current_publication(marts: PublishedMarts) -> str | None:
     return None if current is None else current.name
 
 
-def read_published_usage(marts: PublishedMarts) -> PublishedUsage:
+def read_published_usage(marts: PublishedMarts, customer_id: str | None = None) -> PublishedUsage:
+    """Everything the publication counted, or ``customer_id``'s usage only."""
     try:
         connection = marts.connect()
     except NothingPublishedError:
@@ -57,17 +58,20 @@ def read_published_usage(marts: PublishedMarts) -> PublishedUsage:
             ).fetchall()
             if isinstance(day, date)
         )
+        only = "" if customer_id is None else "and customer_id = $customer"
         window_used = {
             (customer, feature, _utc(start)): Decimal(used)
-            for customer, feature, start, used in connection.sql(
-                "select customer_id, feature, window_start, used from fct_limit_status"
+            for customer, feature, start, used in connection.execute(
+                f"select customer_id, feature, window_start, used from fct_limit_status "  # noqa: S608
+                f"where true {only}",
+                {"customer": customer_id} if customer_id is not None else {},
             ).fetchall()
         }
         cycle_used: dict[tuple[str, str, datetime], dict[str | None, Decimal]] = {}
         rows = connection.execute(
-            "select customer_id, feature, cycle_start, dimension, quantity from fct_cycle_usage "
-            "where cycle_start <= $as_of and $as_of < cycle_end",
-            {"as_of": as_of},
+            "select customer_id, feature, cycle_start, dimension, quantity from fct_cycle_usage "  # noqa: S608
+            f"where cycle_start <= $as_of and $as_of < cycle_end {only}",
+            {"as_of": as_of} | ({"customer": customer_id} if customer_id is not None else {}),
         ).fetchall()
         for customer, feature, start, dimension, quantity in rows:
             cycle_used.setdefault((customer, feature, _utc(start)), {})[dimension] = Decimal(
