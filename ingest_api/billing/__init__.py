@@ -10,6 +10,7 @@ from ingest_api.billing import (
     routes_admin,
     routes_invoices,
     routes_limits,
+    routes_notification_preferences,
     routes_notifications,
     routes_plans,
     routes_pricing,
@@ -27,6 +28,7 @@ for _module in (
     routes_subscription,
     routes_invoices,
     routes_notifications,
+    routes_notification_preferences,
     routes_pricing,
     routes_admin,
 ):

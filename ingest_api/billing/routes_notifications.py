@@ -4,7 +4,8 @@ A notice can come from two places with the same id (``tollgate.billing.identifie
 pipeline's ``fct_notifications`` and the ones the ingest API raised in real time
 (``ControlService.raised_notifications``). They are merged by id, and read marks are taken
 live from the control plane, so a notice marked read disappears from the unread list at once,
-not after the next pipeline run.
+not after the next pipeline run. Notices the customer muted (``/notification-preferences``)
+are left out of both lists, here and nowhere else.
 """
 
 from datetime import datetime
@@ -35,17 +36,19 @@ _PUBLISHED = """
 
 
 def all_notifications(
-    marts: PublishedMarts, caller: Caller
+    marts: PublishedMarts, caller: Caller, *, include_muted: bool = False
 ) -> tuple[datetime | None, list[NotificationOut]]:
     """Every notice of the customer, read or not, newest first; and the publication's as_of.
 
-    Public: the dashboards list notices with it, in-process."""
+    Notices of a type or alert threshold the customer muted are left out, unless
+    ``include_muted``. Public: the dashboards list notices with it, in-process."""
     with publication(marts) as published:
         as_of = published.as_of if published else None
         rows = published.rows(_PUBLISHED, {"customer": caller.customer_id}) if published else []
     with control_errors():
         raised = caller.control.raised_notifications(caller.customer_id)
         reads = caller.control.read_notifications(caller.customer_id)
+        preferences = caller.control.notification_preferences(caller.customer_id)
     found: dict[str, NotificationOut] = {}
     for row in rows:
         found[row["notification_id"]] = NotificationOut(
@@ -87,6 +90,8 @@ def all_notifications(
                 update={"is_read": True, "read_at": read_at}
             )
     ordered = sorted(found.values(), key=lambda n: (n.created_at, n.id), reverse=True)
+    if not include_muted:
+        ordered = [n for n in ordered if preferences.receives(n.type, n.threshold_percent)]
     return as_of, ordered
 
 
@@ -97,7 +102,8 @@ def all_notifications(
         "Usage alerts (75 % / 90 % of a limit: limit_warning, 100 %: limit_exceeded) and "
         "billing-cycle-end notices, newest first: those the pipeline derived (as of `as_of`) "
         "and those the API raised the moment usage crossed a threshold, each once. Unread "
-        "only, unless `include_read=true`."
+        "only, unless `include_read=true`. Notices of a type or alert threshold the customer "
+        "muted (PUT /api/billing/notification-preferences) are never listed, read or not."
     ),
     response_model=NotificationList,
     responses=error_responses(400, 401, 403, 404),
@@ -118,16 +124,26 @@ def list_notifications(
     summary="Mark notifications read",
     description=(
         "Records that the customer read these notifications (marking one again keeps its "
-        "first read time). Every id must be one of the customer's notifications; otherwise "
-        "404 and nothing is marked."
+        "first read time). Every id must be one of the customer's notifications (muted ones "
+        "included); otherwise 404 and nothing is marked."
     ),
     response_model=MarkReadResult,
     responses=error_responses(400, 401, 403, 404, 422),
 )
 def mark_read(request: Request, caller: CustomerCaller, body: MarkRead) -> MarkReadResult:
-    _, notifications = all_notifications(request.app.state.marts, caller)
+    return mark_notifications_read(request.app.state.marts, caller, body.notification_ids)
+
+
+def mark_notifications_read(
+    marts: PublishedMarts, caller: Caller, notification_ids: list[str]
+) -> MarkReadResult:
+    """Marks the customer's notices read, all or none (``RequestError`` 404 names an unknown
+    id). Muted notices may be marked too: their ids were listed before they were muted.
+
+    Public: the dashboard's Settings page marks notices read with it, in-process."""
+    _, notifications = all_notifications(marts, caller, include_muted=True)
     known = {n.id for n in notifications}
-    wanted = list(dict.fromkeys(body.notification_ids))
+    wanted = list(dict.fromkeys(notification_ids))
     for notification_id in wanted:
         if notification_id not in known:
             raise not_found(

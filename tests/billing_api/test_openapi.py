@@ -33,6 +33,8 @@ def test_every_endpoint_is_documented(world: World) -> None:
         ("GET", "/api/billing/invoices/{invoice_id}"),
         ("GET", "/api/billing/notifications"),
         ("POST", "/api/billing/notifications/mark-read"),
+        ("GET", "/api/billing/notification-preferences"),
+        ("PUT", "/api/billing/notification-preferences"),
         ("POST", "/api/billing/estimate"),
         ("POST", "/api/billing/prorate"),
         ("PUT", "/api/billing/admin/limits"),

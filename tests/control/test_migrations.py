@@ -32,6 +32,7 @@ TABLES = {
     "stripe_events",
     "stripe_objects",
     "invoice_payments",
+    "notification_preferences",
 }
 
 

@@ -8,9 +8,22 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
+from tollgate.billing.alerts import LIMIT_EXCEEDED, LIMIT_WARNING
 from tollgate.billing.catalogue import Plan
 from tollgate.billing.catalogue.model import CycleAnchor, Enforcement
 from tollgate.billing.cycles import Cycle, CycleRule
+
+# Every kind of notice a customer receives, and may mute (NotificationPreferences): usage
+# alerts (tollgate.billing.alerts), the pipeline's cycle-end notice (fct_notifications) and
+# the Stripe webhooks' (tollgate.stripe_webhooks: PAYMENT_FAILED, SUBSCRIPTION_CANCELLED).
+BILLING_CYCLE_END = "billing_cycle_end"
+NOTIFICATION_TYPES: tuple[str, ...] = (
+    LIMIT_WARNING,
+    LIMIT_EXCEEDED,
+    BILLING_CYCLE_END,
+    "payment_failed",
+    "subscription_cancelled",
+)
 
 
 class When(StrEnum):
@@ -143,6 +156,28 @@ class RaisedNotification:
     raised_at: datetime  # when the API recorded it
     title: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationPreferences:
+    """Which notices a customer receives (``schema.notification_preferences``).
+
+    The notices are derived as always, by the one threshold rule (tollgate.billing.alerts);
+    these only choose which of them the customer is shown. Until set, every notice.
+    """
+
+    customer_id: str
+    types: dict[str, bool]  # every type of NOTIFICATION_TYPES: received (True) or muted
+    thresholds: tuple[int, ...]  # the catalogue's alert thresholds (percent) heard about
+    muted_thresholds: tuple[int, ...]  # the threshold percents muted (as stored)
+    updated_at: datetime | None  # None: never set, so the defaults (everything on)
+
+    def receives(self, notification_type: str, threshold_percent: int | None) -> bool:
+        """Whether a notice of this type (at this threshold, for usage alerts) is shown; a
+        type not known here (added later) is received."""
+        if not self.types.get(notification_type, True):
+            return False
+        return threshold_percent is None or threshold_percent not in self.muted_thresholds
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,6 +122,22 @@ notification_reads = Table(
     Column("read_at", UtcDateTime, nullable=False),
 )
 
+# Which notices each customer receives (models.NotificationPreferences); no row: every notice.
+# What is stored is what the customer muted, so a notification type or alert threshold added
+# later reaches everyone who has not muted it. The notices themselves are derived as always
+# (tollgate.billing.alerts); these only choose which are listed. Delivery channels (e-mail,
+# webhook) belong here too, as columns of this row.
+notification_preferences = Table(
+    "notification_preferences",
+    metadata,
+    Column("customer_id", String(255), ForeignKey("customers.id"), primary_key=True),
+    # Sorted JSON lists: notification types (limit_warning ...), and alert threshold percents
+    # of the catalogue (75, 90 ...), that the customer does not want to hear about.
+    Column("muted_types", JSON, nullable=False),
+    Column("muted_thresholds", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,

@@ -43,12 +43,14 @@ from tollgate.control.errors import (
     UnknownSubscriptionError,
 )
 from tollgate.control.models import (
+    NOTIFICATION_TYPES,
     ActivePlan,
     Customer,
     EffectiveLimit,
     EffectiveLimits,
     InvoicePayment,
     LimitOverride,
+    NotificationPreferences,
     PlanChange,
     PlanChangePreview,
     PlanPeriod,
@@ -60,6 +62,7 @@ from tollgate.control.schema import (
     customers,
     invoice_payments,
     limit_overrides,
+    notification_preferences,
     notification_reads,
     notifications,
     plan_changes,
@@ -513,13 +516,15 @@ class ControlService:
             subscription_rows = _rows_for(
                 db, subscriptions, subscriptions.c.customer_id, customer_ids
             )
-            plan_rows = list(
-                db.execute(
-                    select(subscription_plans).order_by(
-                        subscription_plans.c.effective_from, subscription_plans.c.id
-                    )
-                ).mappings()
+            plans_query = select(subscription_plans).order_by(
+                subscription_plans.c.effective_from, subscription_plans.c.id
             )
+            if customer_ids is not None:
+                # A few customers' plans, not every subscription's (the dashboards ask for one).
+                plans_query = plans_query.where(
+                    subscription_plans.c.subscription_id.in_([r["id"] for r in subscription_rows])
+                )
+            plan_rows = list(db.execute(plans_query).mappings())
             override_rows = _rows_for(
                 db, limit_overrides, limit_overrides.c.customer_id, customer_ids
             )
@@ -620,6 +625,62 @@ class ControlService:
                 .order_by(notification_reads.c.notification_id)
             ).all()
         return {str(notification): read_at for notification, read_at in rows}
+
+    def notification_preferences(self, customer_id: str) -> NotificationPreferences:
+        """Which notices the customer receives: every one, until they choose otherwise."""
+        with self._read() as db:
+            if _customer_row(db, customer_id) is None:
+                raise UnknownCustomerError(customer_id)
+            row = _preferences_row(db, customer_id)
+        return self._preferences(customer_id, row)
+
+    def set_notification_preferences(
+        self,
+        customer_id: str,
+        *,
+        types: Mapping[str, bool] | None = None,
+        thresholds: Collection[int] | None = None,
+    ) -> NotificationPreferences:
+        """Replaces which notices the customer receives.
+
+        ``types`` turns notification types on (True) or off (False); types it does not name
+        are on. ``thresholds`` are the catalogue's alert thresholds (percent of a limit) to
+        hear about; None: all of them. Muted notices are still derived and raised as always,
+        only not shown to the customer.
+        """
+        muted_types = _muted_types(types or {})
+        muted_thresholds = self._muted_thresholds(thresholds)
+        with self._write() as db:
+            self._lock_customer(db, customer_id)
+            existing = _preferences_row(db, customer_id)
+            before = None if existing is None else dict(existing)
+            unchanged = (muted_types, muted_thresholds) == (
+                (list(existing["muted_types"]), list(existing["muted_thresholds"]))
+                if existing is not None
+                else ([], [])
+            )
+            if unchanged:
+                return self._preferences(customer_id, existing)
+            row = {
+                "customer_id": customer_id,
+                "muted_types": muted_types,
+                "muted_thresholds": muted_thresholds,
+                "updated_at": self._clock(),
+            }
+            key = notification_preferences.c.customer_id == customer_id
+            if existing is None:
+                db.execute(insert(notification_preferences).values(row))
+            else:
+                db.execute(update(notification_preferences).where(key).values(row))
+            self._audit(
+                db,
+                "notification_preferences.set",
+                "notification_preferences",
+                customer_id,
+                before,
+                row,
+            )
+        return self._preferences(customer_id, row)
 
     # -- Stripe's view (what its webhooks report) -------------------------------------------------
 
@@ -739,6 +800,37 @@ class ControlService:
             return self.catalogue.plan(name)
         except UnknownPlanError:
             raise UnknownPlanNameError(name, sorted(self.catalogue.plans)) from None
+
+    def _muted_thresholds(self, wanted: Collection[int] | None) -> list[int]:
+        """The catalogue's threshold percents not in ``wanted`` (None: all wanted)."""
+        offered = [threshold.percent for threshold in self.catalogue.alert_thresholds]
+        if wanted is None:
+            return []
+        for percent in wanted:
+            if isinstance(percent, bool) or percent not in offered:
+                raise InvalidValueError(
+                    f"{percent!r} is not one of the alert thresholds; choose among "
+                    f"{', '.join(map(str, offered))} (percent of a limit, as the plan "
+                    "catalogue sets them)"
+                )
+        return [percent for percent in offered if percent not in set(wanted)]
+
+    def _preferences(
+        self, customer_id: str, row: Mapping[Any, Any] | None
+    ) -> NotificationPreferences:
+        muted_types = set(row["muted_types"]) if row is not None else set()
+        muted = tuple(sorted(row["muted_thresholds"])) if row is not None else ()
+        return NotificationPreferences(
+            customer_id=customer_id,
+            types={kind: kind not in muted_types for kind in NOTIFICATION_TYPES},
+            thresholds=tuple(
+                threshold.percent
+                for threshold in self.catalogue.alert_thresholds
+                if threshold.percent not in muted
+            ),
+            muted_thresholds=muted,
+            updated_at=None if row is None else row["updated_at"],
+        )
 
     def _feature(self, feature: str) -> None:
         if feature not in self.catalogue.features:
@@ -1139,6 +1231,27 @@ def _change_state(change: PlanChange) -> dict[str, Any]:
         "charge": change.charge,
         "currency": change.currency,
     }
+
+
+def _preferences_row(db: Connection, customer_id: str) -> RowMapping | None:
+    key = notification_preferences.c.customer_id == customer_id
+    return db.execute(select(notification_preferences).where(key)).mappings().first()
+
+
+def _muted_types(types: Mapping[str, bool]) -> list[str]:
+    """The types switched off, sorted; refuses types that do not exist and non-booleans."""
+    for kind, received in types.items():
+        if kind not in NOTIFICATION_TYPES:
+            raise InvalidValueError(
+                f"unknown notification type {kind!r}; the types are: "
+                f"{', '.join(NOTIFICATION_TYPES)}"
+            )
+        if not isinstance(received, bool):
+            raise InvalidValueError(
+                f"notification type '{kind}' must be turned on (true) or off (false), "
+                f"not {received!r}"
+            )
+    return sorted(kind for kind, received in types.items() if not received)
 
 
 def _override_rows(db: Connection, customer_id: str) -> list[RowMapping]:
