@@ -1,4 +1,4 @@
-"""Entry point of the Streamlit app: ``streamlit run dashboards/app.py``.
+"""Entry point of the Streamlit app: ``streamlit run dashboards/app.py`` (``tollgate dashboards``).
 
 The navigation is built from who is signed in, so a page someone may not see is not even
 listed; each page still checks access itself (``require_customer``, ``require_admin``).
@@ -7,14 +7,21 @@ listed; each page still checks access itself (``require_customer``, ``require_ad
 import streamlit as st
 
 from dashboards.auth import sign_in_sidebar
+from dashboards.pages import ADMIN_PAGES, CUSTOMER_PAGES, SIGN_IN_PAGE, PageSpec
 
-st.set_page_config(page_title="Tollgate", layout="wide")
+
+def _page(spec: PageSpec, *, default: bool = False) -> st.Page:
+    return st.Page(spec.file, title=spec.label, icon=spec.icon, default=default)
+
+
+st.set_page_config(page_title="Tollgate", page_icon=":material/receipt_long:", layout="wide")
 signed_in = sign_in_sidebar()
+pages: dict[str, list[st.Page]]
 if signed_in is None:
-    pages = [st.Page("app_pages/sign_in.py", title="Sign in", icon="🔑")]
+    pages = {"": [_page(SIGN_IN_PAGE)]}
 else:
-    pages = [st.Page("app_pages/overview.py", title="Overview", icon="📊", default=True)]
+    pages = {"Billing": [_page(spec, default=n == 0) for n, spec in enumerate(CUSTOMER_PAGES)]}
     if signed_in.is_admin:
-        pages.append(st.Page("app_pages/ingest.py", title="Ingest", icon="📥"))
+        pages["Admin analytics"] = [_page(spec) for spec in ADMIN_PAGES]
 navigation = st.navigation(pages)
 navigation.run()

@@ -99,8 +99,8 @@ def sign_in_sidebar() -> Viewer | None:
             st.error(str(refused))
             return None
         st.session_state[SESSION_KEY] = signed_in
-        st.caption("Signed in.")
-        return signed_in
+        # Run again from the top, so the sidebar and navigation are the signed-in ones.
+        st.rerun()
 
 
 def _refuse(message: str) -> NoReturn:

@@ -44,7 +44,9 @@ class KeyGoneError(LookupError):
     """The key was revoked between the page's access check and the query."""
 
 
-def _caller(srcs: Sources, customer_id: str, key_id: str) -> Caller:
+def customer_caller(srcs: Sources, customer_id: str, key_id: str) -> Caller:
+    """The API's ``Caller`` for ``customer_id``, acting as ``dashboard:<key id>``; the page
+    has checked (``require_customer``) that the key may act for that customer."""
     engine = control_engine(srcs.control_url)
     key = next((k for k in KeyStore(engine).active_by_hash().values() if k.key_id == key_id), None)
     if key is None:
@@ -63,7 +65,8 @@ def _limit_engine(srcs: Sources, caller: Caller) -> LimitEngine:
     engine = LimitEngine(caller.control, caller.catalogue)
     feed = ChangeFeed(control_engine(srcs.control_url))
     LiveLimits(engine, marts(srcs.marts_dir), feed, caller.catalogue, srcs.events_dir).rebuild(
-        []  # no write-ahead log to recover: that is the API's own
+        [],  # no write-ahead log to recover: that is the API's own
+        customer_id=caller.customer_id,
     )
     return engine
 
@@ -71,7 +74,7 @@ def _limit_engine(srcs: Sources, caller: Caller) -> LimitEngine:
 @st.cache_data(ttl=TTL_SECONDS, show_spinner="Reading billing data…")
 def overview(srcs: Sources, customer_id: str, key_id: str) -> Overview:
     """The Overview page's data for ``customer_id``; the caller has checked who may see it."""
-    caller = _caller(srcs, customer_id, key_id)
+    caller = customer_caller(srcs, customer_id, key_id)
     published = marts(srcs.marts_dir)
     summary = build_summary(caller, published, _limit_engine(srcs, caller))
     _, notifications = all_notifications(published, caller)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import streamlit as st
 
@@ -18,14 +19,20 @@ LATEST_NOTICES = 5
 
 # A limit's status is the alert threshold rule (tollgate.billing.alerts) as the limit engine
 # applied it: warning from 75 %, critical from 90 %, exceeded at 100 % (the catalogue's
-# thresholds). The word is shown with the colour, so the bar does not rely on colour alone.
+# thresholds). Bars are green, amber from the warning and red from critical; the status word
+# is written beside each, so the bar does not rely on colour alone.
 _STYLE = {
-    "ok": ("green", "OK"),
-    "warning": ("orange", "Warning"),
-    "critical": ("red", "Critical"),
-    "exceeded": ("red", "Limit reached"),
+    "ok": ("green", "OK", "#2e9e5b"),
+    "warning": ("orange", "Warning", "#e8a317"),
+    "critical": ("red", "Critical", "#d33a2c"),
+    "exceeded": ("red", "Limit reached", "#d33a2c"),
 }
-_NOTICE_ICON = {"warning": "⚠️", "critical": "🔴", "exceeded": "⛔", "info": "📣"}
+_NOTICE_ICON = {
+    "warning": ":material/warning:",
+    "critical": ":material/error:",
+    "exceeded": ":material/block:",
+    "info": ":material/campaign:",
+}
 
 
 def _money(money: Money) -> str:
@@ -36,10 +43,25 @@ def limit_label(limit: LimitStatusOut) -> str:
     used = format_quantity(limit.used)
     if limit.limit is None:
         return f"**{limit.display_name}**: {used} {limit.unit} (no limit)"
-    colour, word = _STYLE[limit.status]
+    colour, word, _ = _STYLE[limit.status]
     return (
         f"**{limit.display_name}**: {used} / {format_quantity(limit.limit)} {limit.unit} "
         f"({limit.percent_used} %) · :{colour}[**{word}**]"
+    )
+
+
+def limit_bar(limit: LimitStatusOut) -> str:
+    """The bar as HTML (``st.progress`` has one colour for every bar)."""
+    assert limit.percent_used is not None
+    # A bar cannot go past full; the label says by how much it did.
+    filled = min(int(Decimal(limit.percent_used)), 100)
+    _, _, fill = _STYLE[limit.status]
+    return (
+        f'<div role="progressbar" aria-valuenow="{filled}" aria-valuemin="0" '
+        f'aria-valuemax="100" data-status="{limit.status}" style="background:#e9ecef;'
+        f'border-radius:6px;height:12px;margin:-0.4rem 0 0.3rem 0">'
+        f'<div style="width:{filled}%;background:{fill};height:12px;border-radius:6px">'
+        "</div></div>"
     )
 
 
@@ -51,8 +73,8 @@ def _limits(limits: list[LimitStatusOut]) -> None:
         if limit.limit is None or limit.percent_used is None:
             st.markdown(limit_label(limit))
             continue
-        # A bar cannot go past full; the label still says by how much it did.
-        st.progress(min(float(limit.percent_used) / 100, 1.0), text=limit_label(limit))
+        st.markdown(limit_label(limit))
+        st.markdown(limit_bar(limit), unsafe_allow_html=True)
         resets = limit.resets_at.astimezone(UTC)
         st.caption(f"{limit.enforcement} limit · resets {resets:%d %b %Y %H:%M} UTC")
 
@@ -62,7 +84,7 @@ def _notices(unread: list[NotificationOut]) -> None:
     if not unread:
         st.caption("Nothing new.")
     for notice in unread[:LATEST_NOTICES]:
-        icon = _NOTICE_ICON.get(notice.severity, "📣")
+        icon = _NOTICE_ICON.get(notice.severity, _NOTICE_ICON["info"])
         created = notice.created_at.astimezone(UTC)
         st.markdown(f"{icon} **{notice.title}** · {created:%d %b %Y %H:%M} UTC  \n{notice.message}")
 

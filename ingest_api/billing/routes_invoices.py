@@ -16,6 +16,7 @@ from ingest_api.billing.models_invoices import (
     InvoiceOut,
     InvoiceStatus,
 )
+from tollgate.warehouse.reader import PublishedMarts
 
 router = APIRouter()
 
@@ -87,8 +88,11 @@ def _invoice(row: dict[str, Any], lines: list[InvoiceLineOut]) -> InvoiceOut:
     )
 
 
-def _list(request: Request, caller: Caller, status: str | None) -> InvoiceList:
-    with publication(request.app.state.marts) as published:
+def invoice_list(marts: PublishedMarts, caller: Caller, status: str | None) -> InvoiceList:
+    """What ``GET /invoices`` answers: the customer's invoices with their lines.
+
+    Public: the dashboards' Invoices page lists invoices with it, in-process."""
+    with publication(marts) as published:
         if published is None:
             return InvoiceList(as_of=None, invoices=[])
         invoices = _invoices(published, caller.customer_id, status, None)
@@ -112,7 +116,7 @@ def list_invoices(
     caller: CustomerCaller,
     status: Annotated[InvoiceStatus | None, Query(description="Only drafts or finalized.")] = None,
 ) -> InvoiceList:
-    return _list(request, caller, status)
+    return invoice_list(request.app.state.marts, caller, status)
 
 
 @router.get(

@@ -31,9 +31,12 @@ Day = Annotated[date, BeforeValidator(_iso_day)]
 DEFAULT_DAYS = 30
 
 
-def _usage(
-    request: Request, caller: Caller, start: date | None, end: date | None, feature: str | None
+def usage_report(
+    events_dir: Path, caller: Caller, start: date | None, end: date | None, feature: str | None
 ) -> UsageOut:
+    """What ``GET /usage`` answers for ``from=start``, ``to=end`` and ``feature``.
+
+    Public: the dashboards' Usage page calls it in-process, over the same event files."""
     if feature is not None and feature not in caller.catalogue.features:
         raise not_found(
             "unknown_feature",
@@ -62,7 +65,6 @@ def _usage(
             for name, spec in active.plan.features.items()
             if spec.dimension is not None
         }
-    events_dir: Path = request.app.state.endpoint.service.settings.events_dir
     rows = daily_usage(
         events_dir, caller.catalogue, caller.customer_id, start, end, dimensions, feature
     )
@@ -112,4 +114,5 @@ def get_usage(
         str | None, Query(min_length=1, max_length=64, description="Only this feature.")
     ] = None,
 ) -> UsageOut:
-    return _usage(request, caller, start, end, feature)
+    events_dir: Path = request.app.state.endpoint.service.settings.events_dir
+    return usage_report(events_dir, caller, start, end, feature)

@@ -85,7 +85,8 @@ def test_an_admin_picks_any_customer_and_sees_the_admin_pages(world: World) -> N
 
     assert not app.exception
     (picker,) = app.sidebar.selectbox
-    assert set(picker.options) == set(BILLED)
+    # Other tests add customers of their own to the shared world.
+    assert set(BILLED) <= set(picker.options)
     for customer in ("pp", "acme"):
         app.sidebar.selectbox[0].select(customer).run()  # elements are per run: look again
         assert not app.exception

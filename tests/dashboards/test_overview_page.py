@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,8 +25,16 @@ def _metrics(app: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in app.metric}
 
 
-def _progress(app: AppTest) -> list[tuple[int, str]]:
-    return [(bar.proto.value, bar.proto.text) for bar in app.get("progress")]
+def _progress(app: AppTest) -> list[tuple[int, str, str]]:
+    """(filled percent, label, status) of each limit bar, in page order."""
+    shown = [m.value for m in app.markdown]
+    bars = []
+    for n, html in enumerate(shown):
+        bar = re.search(r'role="progressbar" aria-valuenow="(\d+)".*data-status="(\w+)"', html)
+        if bar:
+            # The label is the markdown just before the bar.
+            bars.append((int(bar.group(1)), shown[n - 1], bar.group(2)))
+    return bars
 
 
 def _usd(text: str) -> Decimal:
@@ -58,7 +67,7 @@ def test_overview_shows_the_billing_summary(world: World) -> None:
     limits = {limit["display_name"]: limit for limit in before["limits"]}
     bars = _progress(app)
     assert len(bars) == len([limit for limit in limits.values() if limit["limit"] is not None])
-    for value, text in bars:
+    for value, text, _ in bars:
         name = text.split("**")[1]
         limit = limits[name]
         assert f"{int(limit['used']):,} / {int(limit['limit']):,} {limit['unit']}" in text
@@ -70,14 +79,16 @@ def test_limit_bars_are_coloured_by_the_alert_thresholds(world: World) -> None:
     app = signed_in(world.tenants["nell"].key)
 
     assert not app.exception
-    bars = dict((text.split("**")[1], (value, text)) for value, text in _progress(app))
-    calls_value, calls_text = bars["API calls"]
+    bars = {text.split("**")[1]: (value, text, status) for value, text, status in _progress(app)}
+    calls_value, calls_text, calls_status = bars["API calls"]
     assert calls_value == 80
     assert "800 / 1,000 call (80.00 %)" in calls_text
     assert ":orange[**Warning**]" in calls_text
-    tokens_value, tokens_text = bars["AI tokens"]
+    assert calls_status == "warning"  # the amber bar
+    tokens_value, tokens_text, tokens_status = bars["AI tokens"]
     assert tokens_value == 0
     assert ":green[**OK**]" in tokens_text
+    assert tokens_status == "ok"
 
 
 def test_unread_notifications_are_counted_and_the_latest_listed(world: World) -> None:

@@ -1,5 +1,6 @@
 """The Python steps of the billing graph: finalizing invoices and publishing the marts."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -120,6 +121,27 @@ def published_marts(
         settings.warehouse_path,
         PUBLISHED_TABLES,
         settings.marts_dir,
-        extra={"as_of": as_of.isoformat(), "run_id": context.run.run_id},
+        extra={
+            "as_of": as_of.isoformat(),
+            "run_id": context.run.run_id,
+            "materialized_at": _materialized_at(context),
+        },
     )
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+
+
+def _materialized_at(context: dg.AssetExecutionContext) -> dict[str, str | None]:
+    """When each published table's asset was last materialized (any run, any partition), as
+    the Dagster instance recorded it; None if never or unknown. For the dashboards' freshness
+    page: reading it must never fail a publication, so an error only leaves the time unknown."""
+    times: dict[str, str | None] = {}
+    for table in PUBLISHED_TABLES:
+        try:
+            event = context.instance.get_latest_materialization_event(dg.AssetKey(table))
+        except Exception:  # bookkeeping only: publish regardless
+            context.log.warning("could not read when %s was last materialized", table)
+            event = None
+        times[table] = (
+            None if event is None else datetime.fromtimestamp(event.timestamp, UTC).isoformat()
+        )
+    return times
