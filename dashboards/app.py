@@ -6,6 +6,13 @@ listed; each page still checks access itself (``require_customer``, ``require_ad
 
 import streamlit as st
 
+# Every page's modules, imported with the app (once per server process) rather than by the
+# first visitor of each page: they take about half a second.
+import dashboards.admin_queries
+import dashboards.charts
+import dashboards.customer_billing
+import dashboards.customer_settings
+import dashboards.customer_usage  # noqa: F401
 from dashboards.auth import sign_in_sidebar
 from dashboards.pages import ADMIN_PAGES, CUSTOMER_PAGES, SIGN_IN_PAGE, PageSpec
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.demo_run import DemoRun, run_demo
 from tests.support.server import ServerKeys, TollgateServer
 
 
@@ -36,3 +37,9 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tollgate
 @pytest.fixture(scope="module")
 def shared_keys(shared_server: TollgateServer) -> ServerKeys:
     return shared_server.create_keys()
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``tollgate demo --no-keep-running`` run once; its data directory stays for readers."""
+    return run_demo(tmp_path_factory.mktemp("demo") / "data")

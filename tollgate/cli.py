@@ -14,12 +14,15 @@ from tollgate.cli_common import (
     DataDir,
     build_settings,
     control_engine,
+    control_settings,
     default_actor,
     handles_errors,
 )
 from tollgate.cli_control import register
 from tollgate.cli_pipeline import register as register_pipeline
 from tollgate.control.api_keys import KeyStore, Scope, UnknownKeyError
+from tollgate.dashboards_server import DEFAULT_PORT as DEFAULT_DASHBOARD_PORT
+from tollgate.dashboards_server import run_dashboards
 
 app = typer.Typer(
     help="Tollgate: usage-based billing. Run 'tollgate demo' to see it work end to end.",
@@ -128,6 +131,21 @@ def keys_revoke(
 
 
 @app.command()
+def dashboards(
+    data_dir: DataDir = None,
+    control_url: ControlUrl = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = DEFAULT_DASHBOARD_PORT,
+) -> None:
+    """Run the Streamlit dashboards (customer billing and admin analytics) in the foreground."""
+    settings = control_settings(data_dir, control_url)
+    typer.echo(f"Dashboards on http://{host}:{port} (data in {settings.data_dir}); Ctrl-C stops.")
+    typer.echo("Sign in with an API key: a customer's own (tollgate keys create --customer ID)")
+    typer.echo("or an admin key (tollgate keys create --name ops --scope admin).")
+    raise typer.Exit(run_dashboards(settings, host=host, port=port))
+
+
+@app.command()
 def demo(
     data_dir: Annotated[
         Path, typer.Option(help="Data directory of the demo (wiped at start).")
@@ -137,14 +155,22 @@ def demo(
     events: Annotated[int, typer.Option(help="How many events to post.")] = 20_000,
     keep_running: Annotated[
         bool,
-        typer.Option(help="Keep the server up after the traffic, until Ctrl-C."),
+        typer.Option(help="Keep the servers up after the traffic, until Ctrl-C."),
     ] = True,
+    dashboard_port: Annotated[
+        int, typer.Option(help="Port for the dashboards.")
+    ] = DEFAULT_DASHBOARD_PORT,
 ) -> None:
     """Run Tollgate on embedded defaults with realistic traffic, and print what happened."""
     from tollgate.demo import run_demo
 
     run_demo(
-        data_dir=data_dir, port=port, customers=customers, events=events, keep_running=keep_running
+        data_dir=data_dir,
+        port=port,
+        customers=customers,
+        events=events,
+        keep_running=keep_running,
+        dashboard_port=dashboard_port,
     )
 
 

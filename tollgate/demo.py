@@ -2,7 +2,7 @@
 
 Today that is the ingest API plus a traffic generator posting through the real Python client
 over HTTP, then the billing pipeline, which syncs Stripe (the local stand-in unless
-STRIPE_SECRET_KEY is set); the dashboards will join this same command.
+STRIPE_SECRET_KEY is set), and the dashboards, whose address and sign-in keys it prints.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,29 +25,32 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ingest_api.settings import IngestSettings
+from tollgate.background_server import BackgroundServer
 from tollgate.billing.money import format_money
 from tollgate.client import TollgateClient
 from tollgate.control.api_keys import KeyStore, Scope
 from tollgate.control.database import open_control_database
 from tollgate.control.service import ControlService
+from tollgate.dashboards_server import DEFAULT_PORT as DEFAULT_DASHBOARD_PORT
+from tollgate.dashboards_server import start_dashboards
 from tollgate.demo_stripe import demo_stripe, print_stripe, show_payment_webhook
 from tollgate.traffic import TrafficPlan, customer_ids, generate
 
 console = Console()
+# The customer whose own key the demo prints: the third, on the Professional plan (plans are
+# given in catalogue order), so its pages show usage charges and limits.
+DEMO_CUSTOMER = "cus_00003"
 
 
-@dataclass
-class DemoServer:
-    process: subprocess.Popen[bytes]
-    url: str
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=60)
-
-
-def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_running: bool) -> None:
+def run_demo(
+    *,
+    data_dir: Path,
+    port: int,
+    customers: int,
+    events: int,
+    keep_running: bool,
+    dashboard_port: int = DEFAULT_DASHBOARD_PORT,
+) -> None:
     if data_dir.exists():
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True)
@@ -58,11 +60,12 @@ def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_run
     ingest_key = store.create("demo-traffic", [Scope.INGEST]).token
     admin_key = store.create("demo-admin", [Scope.ADMIN]).token
     plans = _create_customers(ControlService(engine, settings.catalogue(), actor="demo"), customers)
-    customer_key = store.create("demo-portal", [Scope.READ], customer_id="cus_00001").token
+    customer_key = store.create("demo-portal", [Scope.READ], customer_id=DEMO_CUSTOMER).token
     engine.dispose()
 
     with demo_stripe(console, f"http://{settings.host}:{settings.port}") as standin:
         server = _start_server(settings)
+        dashboards: BackgroundServer | None = None
         try:
             console.print(f"[bold]Ingest API[/] listening on {server.url} (data in {data_dir}/)")
             outcome = _send_traffic(server.url, ingest_key, TrafficPlan(customers, events))
@@ -80,12 +83,18 @@ def run_demo(*, data_dir: Path, port: int, customers: int, events: int, keep_run
                 console, settings.control_database_url, settings.catalogue(), standin
             )
             _print_billing_api(server.url, ingest_key, customer_key)
+            dashboards = start_dashboards(
+                settings, port=dashboard_port, log=data_dir / "dashboards.log"
+            )
+            _print_dashboards(dashboards.url, admin_key, customer_key)
             if keep_running:
-                console.print("\nThe server keeps running; press Ctrl-C to stop.")
+                console.print("\nThe servers keep running; press Ctrl-C to stop.")
                 server.process.wait()
         except KeyboardInterrupt:
             console.print("\nStopping.")
         finally:
+            if dashboards is not None:
+                dashboards.stop()
             server.stop()
 
 
@@ -140,11 +149,12 @@ def _run_billing(settings: IngestSettings) -> None:
 
 
 def _print_billing_api(url: str, ingest_key: str, customer_key: str) -> None:
-    check = '{"customer_id":"cus_00001","feature":"api_calls","quantity":"1"}'
+    check = f'{{"customer_id":"{DEMO_CUSTOMER}","feature":"api_calls","quantity":"1"}}'
     console.print(
-        "\nBilling API (docs/api.md), as customer cus_00001 with its own key:\n"
+        f"\nBilling API (docs/api.md), as customer {DEMO_CUSTOMER} with its own key:\n"
         f"  curl -s {url}/api/billing/summary -H 'Authorization: Bearer {customer_key}'\n"
-        "May cus_00001 make one more API call now? (live usage; hard limits refuse events):\n"
+        f"May {DEMO_CUSTOMER} make one more API call now? "
+        "(live usage; hard limits refuse events):\n"
         f"  curl -s {url}/v1/limits/check -H 'Authorization: Bearer {ingest_key}' \\\n"
         f"    -H 'Content-Type: application/json' -d '{check}'",
         soft_wrap=True,
@@ -153,7 +163,18 @@ def _print_billing_api(url: str, ingest_key: str, customer_key: str) -> None:
     )
 
 
-def _start_server(settings: IngestSettings) -> DemoServer:
+def _print_dashboards(url: str, admin_key: str, customer_key: str) -> None:
+    console.print(
+        f"\nDashboards: {url}\n"
+        f"  sign in as customer {DEMO_CUSTOMER} with its key: {customer_key}\n"
+        f"  sign in as an operator (any customer, admin analytics) with: {admin_key}",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+
+
+def _start_server(settings: IngestSettings) -> BackgroundServer:
     env = {
         **os.environ,
         "TOLLGATE_DATA_DIR": str(settings.data_dir),
@@ -172,7 +193,7 @@ def _start_server(settings: IngestSettings) -> DemoServer:
             raise SystemExit(f"the ingest API did not start; see {settings.data_dir}/server.log")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return DemoServer(process, url)
+                return BackgroundServer(process, url)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)

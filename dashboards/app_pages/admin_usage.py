@@ -59,7 +59,7 @@ for column, row in zip(feature_columns, totals.iter_rows(named=True), strict=Tru
         .mark_line(point=True)
         .encode(
             x=alt.X("usage_date:T", title=None),
-            y=alt.Y("quantity:Q", title=row["unit"], axis=alt.Axis(format="~s")),
+            y=alt.Y("quantity:Q", title=row["unit"], axis=alt.Axis(format=",~g")),
             tooltip=[
                 alt.Tooltip("usage_date:T", title="Day"),
                 alt.Tooltip("quantity:Q", title=row["unit"], format=",.2~f"),

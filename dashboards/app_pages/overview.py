@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboards.auth import require_customer, viewer
 from dashboards.customer_data import days_left, format_quantity, overview
+from dashboards.prefetch import prefetch_usage
 from dashboards.resources import sources
 from ingest_api.billing.models import Money
 from ingest_api.billing.models_invoices import NotificationOut
@@ -92,6 +93,8 @@ def _notices(unread: list[NotificationOut]) -> None:
 customer_id = require_customer()
 current = viewer()
 assert current is not None  # require_customer stops the page otherwise
+# The Usage page is the next most likely, and its read the slowest: start it first.
+prefetch_usage(sources(), customer_id, current.key_id)
 data = overview(sources(), customer_id, current.key_id)
 summary = data.summary
 

@@ -75,7 +75,7 @@ def _feature_chart(
     encoding: dict[str, Any] = {
         "x": alt.X("utcyearmonthdate(day):T", title="Day (UTC)"),
         "y": alt.Y("value:Q", title=f"{feature.display_name} ({feature.unit})", stack=summed).axis(
-            format=",~s"
+            format=",~g"
         ),
         "tooltip": tooltip,
     }

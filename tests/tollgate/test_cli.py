@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.demo_run import DemoRun
 from tests.support.parquet import stored_keys
-from tests.support.server import free_port
 from tollgate.cli import app
+from tollgate.demo import DEMO_CUSTOMER
 
 runner = CliRunner()
 
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["serve"], ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["demo"]],
+    [
+        [],
+        ["serve"],
+        ["keys"],
+        ["keys", "create"],
+        ["keys", "list"],
+        ["keys", "revoke"],
+        ["demo"],
+        ["dashboards"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
@@ -61,31 +69,10 @@ def test_create_rejects_an_unknown_scope(tmp_path: Path) -> None:
     assert "root" in result.output
 
 
-def test_demo_posts_traffic_and_reports_it(tmp_path: Path) -> None:
-    data_dir = tmp_path / "demo"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tollgate",
-            "demo",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(free_port()),
-            "--customers",
-            "50",
-            "--events",
-            "3000",
-            "--no-keep-running",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+def test_demo_posts_traffic_and_reports_it(demo_run: DemoRun) -> None:
+    data_dir = demo_run.data_dir
+    assert demo_run.returncode == 0, demo_run.output
+    out = demo_run.output
     match = re.search(r"accepted \(durable, counted once\)\s*│?\s*([\d,]+)", out)
     assert match, out
     accepted = int(match.group(1).replace(",", ""))
@@ -102,3 +89,7 @@ def test_demo_posts_traffic_and_reports_it(tmp_path: Path) -> None:
     assert sent, out
     assert int(sent.group(1).replace(",", "")) > 0
     assert re.search(r"Webhook.*Stripe invoice in_\w+ of cus_\d+ paid", out.replace("\n", " ")), out
+    # The dashboards answered on the address the demo printed, with keys to sign in.
+    assert f"Dashboards: http://127.0.0.1:{demo_run.dashboard_port}" in out, out
+    assert demo_run.key(f"as customer {DEMO_CUSTOMER}").startswith("tg_")
+    assert demo_run.key("as an operator").startswith("tg_")
