@@ -1,7 +1,8 @@
 # Sourced by .ci/run: makes Debian's Chromium available for the dashboards' browser test
 # (tests/dashboards/test_browser.py), which fails under CI if it is missing.
 # shellcheck shell=bash
-if ! command -v chromium >/dev/null 2>&1; then
+# The test drives /usr/bin/chromium (tests/support/chromium.py): Debian's package puts it there.
+if [ ! -x /usr/bin/chromium ]; then
   echo "==> installing Chromium (Debian's package) for the browser test" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq </dev/null

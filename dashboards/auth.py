@@ -23,6 +23,7 @@ from tollgate.control.service import ControlService
 
 SESSION_KEY = "tollgate_viewer"
 CUSTOMER_PICK_KEY = "tollgate_customer_pick"
+CUSTOMER_KEPT_KEY = "tollgate_customer_kept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ def viewer() -> Viewer | None:
 def _sign_out() -> None:
     st.session_state.pop(SESSION_KEY, None)
     st.session_state.pop(CUSTOMER_PICK_KEY, None)
+    st.session_state.pop(CUSTOMER_KEPT_KEY, None)
 
 
 def sign_in_sidebar() -> Viewer | None:
@@ -124,8 +126,13 @@ def require_customer() -> str:
     customers = [c.id for c in control.list_customers()]
     if not customers:
         _refuse("There are no customers yet.")
-    picked = st.sidebar.selectbox("Customer", customers, key=CUSTOMER_PICK_KEY)
-    return str(picked)
+    # Streamlit drops a widget's state when another page is opened, so the pick is kept apart
+    # too: an admin stays on the customer they picked from page to page.
+    kept = st.session_state.get(CUSTOMER_KEPT_KEY)
+    index = customers.index(kept) if kept in customers else 0
+    picked = str(st.sidebar.selectbox("Customer", customers, index=index, key=CUSTOMER_PICK_KEY))
+    st.session_state[CUSTOMER_KEPT_KEY] = picked
+    return picked
 
 
 def require_admin() -> Viewer:

@@ -23,6 +23,7 @@ from decimal import Decimal
 import streamlit as st
 
 from dashboards.customer_data import customer_caller, overview
+from dashboards.customer_usage import usage
 from dashboards.resources import Sources, marts
 from ingest_api.billing.errors import control_errors
 from ingest_api.billing.models import (
@@ -80,6 +81,7 @@ def forget() -> None:
     """After a change: every page reads the subscription afresh."""
     account.clear()
     overview.clear()  # the Overview's plan and cost
+    usage.clear()  # the plan decides how usage is split (by model, ...)
 
 
 def preview_change(

@@ -24,7 +24,7 @@ from ingest_api.billing.models_usage import SummaryOut
 from ingest_api.billing.routes_notifications import all_notifications
 from ingest_api.billing.routes_summary import build_summary
 from ingest_api.live_limits import LiveLimits
-from tollgate.control.api_keys import KeyStore
+from tollgate.control.api_keys import KeyStore, Scope
 from tollgate.control.service import ControlService
 from tollgate.limits.change_feed import ChangeFeed
 from tollgate.limits.engine import LimitEngine
@@ -41,7 +41,8 @@ class Overview:
 
 
 class KeyGoneError(LookupError):
-    """The key was revoked between the page's access check and the query."""
+    """The key was revoked between the page's access check and the query (or may not act for
+    the customer asked about, which a page's access check should have caught)."""
 
 
 def customer_caller(srcs: Sources, customer_id: str, key_id: str) -> Caller:
@@ -50,6 +51,10 @@ def customer_caller(srcs: Sources, customer_id: str, key_id: str) -> Caller:
     engine = control_engine(srcs.control_url)
     key = next((k for k in KeyStore(engine).active_by_hash().values() if k.key_id == key_id), None)
     if key is None:
+        raise KeyGoneError(key_id)
+    # Pages check access before they ask, but every read and write goes through here: refuse
+    # a key that may not act for this customer, whatever a page got wrong.
+    if key.customer_id != customer_id and Scope.ADMIN not in key.scopes:
         raise KeyGoneError(key_id)
     plans = catalogue(srcs.plans_file)
     # The dashboard only reads, but its control service still names who acts, as the API's.

@@ -151,7 +151,10 @@ def demo(
         Path, typer.Option(help="Data directory of the demo (wiped at start).")
     ] = Path("demo-data"),
     port: Annotated[int, typer.Option(help="Port for the ingest API.")] = 8000,
-    customers: Annotated[int, typer.Option(help="How many customers send traffic.")] = 300,
+    customers: Annotated[
+        # At least three: the third (on Professional) is the one whose dashboards it shows.
+        int, typer.Option(min=3, help="How many customers send traffic.")
+    ] = 300,
     events: Annotated[int, typer.Option(help="How many events to post.")] = 20_000,
     keep_running: Annotated[
         bool,

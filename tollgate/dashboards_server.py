@@ -9,6 +9,7 @@ the demo and the browser test start one in the background with ``start_dashboard
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,7 @@ def start_dashboards(
 
     Raises ``RuntimeError`` (naming ``log``) if the process exits or is not ready in time.
     """
+    _require_free(host, port)
     with log.open("wb") as out:
         process = subprocess.Popen(
             streamlit_command(host, port),
@@ -101,6 +103,18 @@ def start_dashboards(
         server.stop()
         raise
     return server
+
+
+def _require_free(host: str, port: int) -> None:
+    # Otherwise the health check could be answered by whatever already listens there.
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise RuntimeError(
+                f"cannot start the dashboards on {host}:{port}: {error.strerror}; "
+                "stop what uses that port or choose another one (--dashboard-port, --port)"
+            ) from error
 
 
 def run_dashboards(settings: TollgateSettings, *, host: str, port: int) -> int:

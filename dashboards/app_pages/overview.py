@@ -93,8 +93,11 @@ def _notices(unread: list[NotificationOut]) -> None:
 customer_id = require_customer()
 current = viewer()
 assert current is not None  # require_customer stops the page otherwise
-# The Usage page is the next most likely, and its read the slowest: start it first.
-prefetch_usage(sources(), customer_id, current.key_id)
+if not current.is_admin:
+    # A customer's next page is most likely Usage, and its read is the slowest: start it
+    # first. (Not for operators, whose next page is more often an analytics one, which the
+    # read would slow down on a small machine.)
+    prefetch_usage(sources(), customer_id, current.key_id)
 data = overview(sources(), customer_id, current.key_id)
 summary = data.summary
 

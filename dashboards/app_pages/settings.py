@@ -47,13 +47,17 @@ def _notice_text(notice: NotificationOut) -> str:
 def _preferences_form(srcs: Sources, customer_id: str, key_id: str) -> None:
     st.subheader("Notification preferences")
     current = customer_settings.preferences(srcs, customer_id, key_id)
-    with st.form("notification_preferences"):
+    # Keyed by customer: an admin switching customers must not carry one customer's choices
+    # over to the next one's form.
+    with st.form(f"notification_preferences_{customer_id}"):
         st.caption(
             "Choose which notices you receive. Muted notices are not listed here, on the "
             "Overview or by the API; turn them back on to see them again."
         )
         types = {
-            kind: st.checkbox(TYPE_LABELS.get(kind, kind), value=on, key=f"notify_type_{kind}")
+            kind: st.checkbox(
+                TYPE_LABELS.get(kind, kind), value=on, key=f"notify_type_{customer_id}_{kind}"
+            )
             for kind, on in current.types.items()
         }
         thresholds = st.multiselect(
@@ -61,10 +65,10 @@ def _preferences_form(srcs: Sources, customer_id: str, key_id: str) -> None:
             options=current.available_thresholds,
             default=current.thresholds,
             format_func=lambda percent: f"{percent} %",
-            key="notify_thresholds",
+            key=f"notify_thresholds_{customer_id}",
             help="The plan catalogue's alert thresholds. Leave one out to stop hearing about it.",
         )
-        submitted = st.form_submit_button("Save", key="notify_save")
+        submitted = st.form_submit_button("Save", key=f"notify_save_{customer_id}")
     if not submitted:
         return
     try:
@@ -85,7 +89,7 @@ def _notifications(srcs: Sources, customer_id: str, key_id: str) -> None:
     if unread:
         st.button(
             "Mark all read",
-            key="notify_read_all",
+            key=f"notify_read_all_{customer_id}",
             on_click=_mark_read,
             args=(srcs, customer_id, key_id, [n.id for n in unread]),
         )

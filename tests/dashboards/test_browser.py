@@ -26,6 +26,9 @@ from tollgate.dashboards_server import start_dashboards
 from tollgate.demo import DEMO_CUSTOMER
 from tollgate.settings import TollgateSettings
 
+# The first test also pays for the session's demo run (tests/support/demo_run.py).
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:

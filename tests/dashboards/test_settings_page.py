@@ -33,7 +33,7 @@ def _listed(app: AppTest) -> list[str]:
     """The ids of the unread notices the page offers to mark read, top to bottom."""
     prefix = "notify_read_"
     keys = [button.key for button in app.button if button.key and button.key.startswith(prefix)]
-    return [key.removeprefix(prefix) for key in keys if key != "notify_read_all"]
+    return [key.removeprefix(prefix) for key in keys if not key.startswith("notify_read_all_")]
 
 
 def _headings(app: AppTest) -> list[str]:
@@ -45,13 +45,13 @@ def test_saving_preferences_persists_and_mutes_notices(world: World) -> None:
     raise_notices(world, tenant)
     app = _settings(tenant.key)
     assert app.title[0].value == f"Settings · {tenant.id}"
-    assert all(app.checkbox(key=f"notify_type_{kind}").value for kind in ALL_ON)
-    assert app.multiselect(key="notify_thresholds").value == [75, 90, 100]
+    assert all(app.checkbox(key=f"notify_type_{tenant.id}_{kind}").value for kind in ALL_ON)
+    assert app.multiselect(key=f"notify_thresholds_{tenant.id}").value == [75, 90, 100]
     assert "Unread notifications (5)" in _headings(app)
 
-    app.checkbox(key="notify_type_billing_cycle_end").uncheck()
-    app.multiselect(key="notify_thresholds").set_value([90, 100])
-    app.button(key="notify_save").click().run()
+    app.checkbox(key=f"notify_type_{tenant.id}_billing_cycle_end").uncheck()
+    app.multiselect(key=f"notify_thresholds_{tenant.id}").set_value([90, 100])
+    app.button(key=f"notify_save_{tenant.id}").click().run()
 
     assert not app.exception
     assert [s.value for s in app.success] == ["Notification preferences saved."]
@@ -68,8 +68,8 @@ def test_saving_preferences_persists_and_mutes_notices(world: World) -> None:
 
     # Reloaded, the form shows what was saved.
     again = _settings(tenant.key)
-    assert not again.checkbox(key="notify_type_billing_cycle_end").value
-    assert again.multiselect(key="notify_thresholds").value == [90, 100]
+    assert not again.checkbox(key=f"notify_type_{tenant.id}_billing_cycle_end").value
+    assert again.multiselect(key=f"notify_thresholds_{tenant.id}").value == [90, 100]
 
 
 def test_muting_a_type_updates_the_overview_at_once(world: World) -> None:
@@ -79,8 +79,8 @@ def test_muting_a_type_updates_the_overview_at_once(world: World) -> None:
     assert "Unread notifications (5)" in _headings(app)
 
     app.switch_page(str(PAGES / "settings.py")).run()
-    app.checkbox(key="notify_type_limit_warning").uncheck()
-    app.button(key="notify_save").click().run()
+    app.checkbox(key=f"notify_type_{tenant.id}_limit_warning").uncheck()
+    app.button(key=f"notify_save_{tenant.id}").click().run()
     assert not app.exception
 
     assert {n["type"] for n in _api_notices(world, tenant)} == {
@@ -111,7 +111,7 @@ def test_marking_read_is_what_the_api_sees(world: World) -> None:
     assert read["id"] == newest
     assert app.expander[0].label == "Read notifications (1)"
 
-    app.button(key="notify_read_all").click().run()
+    app.button(key=f"notify_read_all_{tenant.id}").click().run()
 
     assert not app.exception
     assert [s.value for s in app.success] == ["Marked 4 notifications read."]
@@ -132,8 +132,29 @@ def test_a_customer_sees_only_their_own_notices(world: World) -> None:
     assert sorted(_listed(app)) == sorted(my_ids)
     assert not set(_listed(app)) & set(their_ids)
     # Saving changes nobody else's preferences.
-    app.checkbox(key="notify_type_payment_failed").uncheck()
-    app.button(key="notify_save").click().run()
+    app.checkbox(key=f"notify_type_{mine.id}_payment_failed").uncheck()
+    app.button(key=f"notify_save_{mine.id}").click().run()
     response = world.request("GET", "/notification-preferences", theirs.key)
     assert response.json()["types"] == ALL_ON
     assert len(_api_notices(world, theirs)) == len(their_ids)
+
+
+def test_an_admin_switching_customers_gets_each_ones_own_form(world: World) -> None:
+    first, second = world.tenant(), world.tenant()
+    app = signed_in(world.admin_key)
+    app.sidebar.selectbox[0].select(first.id).run()
+    app.switch_page(str(PAGES / "settings.py")).run()
+    assert app.title[0].value == f"Settings · {first.id}", [t.value for t in app.title]
+    app.checkbox(key=f"notify_type_{first.id}_limit_warning").uncheck()
+
+    # Switching before saving: the second customer's form shows the second's preferences,
+    # and saving it changes the second customer only as asked.
+    app.sidebar.selectbox[0].select(second.id).run()
+    assert not app.exception
+    assert app.title[0].value == f"Settings · {second.id}"
+    assert app.checkbox(key=f"notify_type_{second.id}_limit_warning").value
+    app.button(key=f"notify_save_{second.id}").click().run()
+    for tenant in (first, second):
+        response = world.request("GET", "/notification-preferences", tenant.key)
+        assert response.status_code == 200, response.text
+        assert response.json()["types"] == ALL_ON

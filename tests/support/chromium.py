@@ -7,6 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, ViewportSize
 
+# Debian's Chromium, not Playwright's own build (which it cannot download here); Playwright
+# drives it over the DevTools protocol, which a Debian update could in principle break.
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags this machine's Chromium needs: no sandbox as root, and no background traffic
 # (the network is closed, and Chromium would otherwise keep retrying Google's hosts).
@@ -18,6 +20,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Containers often give /dev/shm 64 MB, too little for tall screenshots.
+    "--disable-dev-shm-usage",
 ]
 PAGE_TIMEOUT_MS = 60_000
 # Tall: Streamlit scrolls its main area itself, so a screenshot shows only the viewport.
