@@ -2,7 +2,7 @@
 
 Revision ID: 0005_notification_preferences
 Revises: 0004_stripe_meter_reports
-Create Date: 2026-11-26
+Create Date: 2026-11-24
 """
 
 from __future__ import annotations
