@@ -32,6 +32,9 @@ class NotificationPreferencesOut(BaseModel):
     updated_at: datetime | None = Field(
         description="When the preferences were last changed; null: never (everything is on)."
     )
+    email: bool = Field(
+        description="Whether the notices received are also e-mailed to the customer's address."
+    )
 
 
 class NotificationPreferencesIn(BaseModel):
@@ -56,4 +59,9 @@ class NotificationPreferencesIn(BaseModel):
         max_length=100,
         description="Which of the catalogue's alert thresholds (`available_thresholds` of GET) "
         "to receive usage alerts at; null or left out: all of them; []: none.",
+    )
+    email: StrictBool | None = Field(
+        default=None,
+        description="Also e-mail the notices received to the customer's address (true), or "
+        "stop (false); null or left out: as it is. Needs the customer to have an address.",
     )

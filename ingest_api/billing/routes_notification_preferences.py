@@ -27,6 +27,7 @@ def preferences_out(
         thresholds=list(preferences.thresholds),
         available_thresholds=[t.percent for t in caller.catalogue.alert_thresholds],
         updated_at=preferences.updated_at,
+        email=preferences.email_enabled,
     )
 
 
@@ -41,7 +42,7 @@ def set_preferences(caller: Caller, body: NotificationPreferencesIn) -> Notifica
     """Public: the dashboard's Settings page saves them with it, in-process."""
     with control_errors():
         preferences = caller.control.set_notification_preferences(
-            caller.customer_id, types=body.types, thresholds=body.thresholds
+            caller.customer_id, types=body.types, thresholds=body.thresholds, email=body.email
         )
     return preferences_out(caller, preferences)
 

@@ -76,6 +76,7 @@ def test_everything_is_on_until_changed(world: World) -> None:
         "thresholds": [75, 90, 100],
         "available_thresholds": [75, 90, 100],
         "updated_at": None,
+        "email": False,
     }
     raise_notices(world, tenant)
     assert kinds(world, tenant) == ALL_KINDS

@@ -171,6 +171,7 @@ class NotificationPreferences:
     thresholds: tuple[int, ...]  # the catalogue's alert thresholds (percent) heard about
     muted_thresholds: tuple[int, ...]  # the threshold percents muted (as stored)
     updated_at: datetime | None  # None: never set, so the defaults (everything on)
+    email_enabled: bool = False  # also e-mailed to the customer's address (tollgate/delivery/)
 
     def receives(self, notification_type: str, threshold_percent: int | None) -> bool:
         """Whether a notice of this type (at this threshold, for usage alerts) is shown; a

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
 )
 
 from tollgate.control.types import Quantity, UtcDateTime
@@ -136,6 +138,98 @@ notification_preferences = Table(
     Column("muted_types", JSON, nullable=False),
     Column("muted_thresholds", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Also deliver the received notices by e-mail, to customers.email (migration 0006).
+    Column("email_enabled", Boolean, nullable=False, server_default=false()),
+)
+
+# Where a customer's notices are POSTed, signed with the endpoint's secret (tollgate/delivery/).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("endpoint_id", String(40), primary_key=True),  # we_...
+    Column("customer_id", String(255), ForeignKey("customers.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    # whsec_...: the HMAC key of the signatures; shown to the customer when created.
+    Column("secret", String(100), nullable=False),
+    Column("description", String(200)),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Alerts on a cycle's cost, and the budget that stops spend (tollgate/limits/spend.py): one
+# row per amount; a customer has at most one budget. Amounts are minor units of the currency.
+spend_thresholds = Table(
+    "spend_thresholds",
+    metadata,
+    Column("customer_id", String(255), ForeignKey("customers.id"), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # alert | budget
+    Column("amount", BigInteger, primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind in ('alert', 'budget')", name="kind"),
+    CheckConstraint("amount > 0", name="amount"),
+)
+
+# Every notice the delivery dispatcher took up, once (the primary key): what each channel
+# delivers is frozen here, so a resend months later sends the same words.
+notification_outbox = Table(
+    "notification_outbox",
+    metadata,
+    Column("notification_id", String(64), primary_key=True),
+    Column("customer_id", String(255), nullable=False, index=True),
+    Column("notification_type", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),
+)
+
+# One row per notice and channel target: "delivered twice" would need a second row, which
+# the unique key forbids. pending -> sending (claimed, leased) -> delivered | pending (retry
+# later) | failed (gave up; a resend makes it pending again).
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("delivery_id", String(64), primary_key=True),  # dlv_...
+    Column("notification_id", String(64), nullable=False),
+    Column("customer_id", String(255), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),  # email | webhook
+    Column("target", String(2000), nullable=False),  # the address, or the endpoint id
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("lease_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Column("last_error", String(1000)),
+    CheckConstraint("status in ('pending', 'sending', 'delivered', 'failed')", name="status"),
+    Index(None, "notification_id", "channel", "target", unique=True),
+    Index(None, "status", "next_attempt_at"),
+)
+
+# Every attempt to deliver, as it went: the log admins read.
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "delivery_id",
+        String(64),
+        ForeignKey("notification_deliveries.delivery_id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("trigger", String(16), nullable=False),  # scheduled | retry | resend
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    # delivered | failed | interrupted (the process stopped mid-attempt); None while running
+    Column("outcome", String(16)),
+    Column("status_code", Integer),  # HTTP status, or the SMTP reply code
+    Column("error", String(1000)),
+    Column("duration_ms", Integer),
 )
 
 api_keys = Table(

@@ -640,24 +640,39 @@ class ControlService:
         *,
         types: Mapping[str, bool] | None = None,
         thresholds: Collection[int] | None = None,
+        email: bool | None = None,
     ) -> NotificationPreferences:
         """Replaces which notices the customer receives.
 
         ``types`` turns notification types on (True) or off (False); types it does not name
         are on. ``thresholds`` are the catalogue's alert thresholds (percent of a limit) to
         hear about; None: all of them. Muted notices are still derived and raised as always,
-        only not shown to the customer.
+        only not shown to the customer. ``email``: also deliver the received notices by
+        e-mail to the customer's address (None: keep as it is).
         """
         muted_types = _muted_types(types or {})
         muted_thresholds = self._muted_thresholds(thresholds)
+        if email is not None and not isinstance(email, bool):
+            raise InvalidValueError(f"email must be true or false, not {email!r}")
         with self._write() as db:
-            self._lock_customer(db, customer_id)
+            customer = self._lock_customer(db, customer_id)
             existing = _preferences_row(db, customer_id)
             before = None if existing is None else dict(existing)
-            unchanged = (muted_types, muted_thresholds) == (
-                (list(existing["muted_types"]), list(existing["muted_thresholds"]))
+            was_email = bool(existing["email_enabled"]) if existing is not None else False
+            email_enabled = was_email if email is None else email
+            if email_enabled and not was_email and not customer["email"]:
+                raise InvalidValueError(
+                    f"customer '{customer_id}' has no e-mail address, so notices cannot be "
+                    "e-mailed; set one first (tollgate customers update --email ...)"
+                )
+            unchanged = (muted_types, muted_thresholds, email_enabled) == (
+                (
+                    list(existing["muted_types"]),
+                    list(existing["muted_thresholds"]),
+                    was_email,
+                )
                 if existing is not None
-                else ([], [])
+                else ([], [], False)
             )
             if unchanged:
                 return self._preferences(customer_id, existing)
@@ -665,6 +680,7 @@ class ControlService:
                 "customer_id": customer_id,
                 "muted_types": muted_types,
                 "muted_thresholds": muted_thresholds,
+                "email_enabled": email_enabled,
                 "updated_at": self._clock(),
             }
             key = notification_preferences.c.customer_id == customer_id
@@ -830,6 +846,7 @@ class ControlService:
             ),
             muted_thresholds=muted,
             updated_at=None if row is None else row["updated_at"],
+            email_enabled=bool(row["email_enabled"]) if row is not None else False,
         )
 
     def _feature(self, feature: str) -> None:

@@ -1,0 +1,1 @@
+"""Delivery of notifications by e-mail and signed webhooks, exactly once per channel."""
