@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ from ingest_api.stripe_webhook_endpoint import StripeWebhookEndpoint
 from tollgate.control.api_keys import KeyStore
 from tollgate.control.database import open_control_database
 from tollgate.control.service import ControlService
+from tollgate.delivery.service import delivery_service
 from tollgate.limits.change_feed import ChangeFeed
 from tollgate.limits.engine import LimitEngine
 from tollgate.stripe_webhooks.processor import WebhookProcessor
@@ -50,12 +52,18 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     keys = KeyStore(control_engine, actor="ingest-api")
     endpoint = IngestEndpoint(service, Authenticator(keys))
 
+    delivery = delivery_service(control, marts)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await service.start()
+        if delivery is not None:
+            delivery.start()
         try:
             yield
         finally:
+            if delivery is not None:
+                await asyncio.to_thread(delivery.stop)
             await service.stop()
 
     app = FastAPI(

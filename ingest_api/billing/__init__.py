@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from ingest_api.billing import (
     routes_admin,
+    routes_deliveries,
     routes_invoices,
     routes_limits,
     routes_notification_preferences,
@@ -17,6 +18,7 @@ from ingest_api.billing import (
     routes_subscription,
     routes_summary,
     routes_usage,
+    routes_webhook_endpoints,
 )
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
@@ -29,6 +31,8 @@ for _module in (
     routes_invoices,
     routes_notifications,
     routes_notification_preferences,
+    routes_webhook_endpoints,
+    routes_deliveries,
     routes_pricing,
     routes_admin,
 ):

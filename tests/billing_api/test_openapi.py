@@ -19,6 +19,14 @@ def _operations(world: World) -> list[tuple[str, str, dict[str, Any]]]:
     ]
 
 
+# What a success is answered with, where it is not 200: (method, last path segment) -> status.
+_SUCCESS = {
+    ("POST", "subscription"): "201",
+    ("POST", "webhook-endpoints"): "201",
+    ("POST", "resend"): "202",
+}
+
+
 def test_every_endpoint_is_documented(world: World) -> None:
     operations = _operations(world)
     assert {(method, path) for method, path, _ in operations} == {
@@ -39,6 +47,12 @@ def test_every_endpoint_is_documented(world: World) -> None:
         ("POST", "/api/billing/prorate"),
         ("PUT", "/api/billing/admin/limits"),
         ("PUT", "/api/billing/admin/limits/from-plan"),
+        ("POST", "/api/billing/webhook-endpoints"),
+        ("GET", "/api/billing/webhook-endpoints"),
+        ("DELETE", "/api/billing/webhook-endpoints/{endpoint_id}"),
+        ("GET", "/api/billing/deliveries"),
+        ("POST", "/api/billing/deliveries/{delivery_id}/resend"),
+        ("GET", "/api/billing/admin/deliveries"),
     }
     for method, path, operation in operations:
         where = f"{method} {path}"
@@ -47,9 +61,18 @@ def test_every_endpoint_is_documented(world: World) -> None:
         assert operation["tags"] == ["billing"], where
         assert operation["security"] == [{"ApiKey": []}], where
         responses = operation["responses"]
-        ok = responses["201" if method == "POST" and path.endswith("subscription") else "200"]
-        assert ok["content"]["application/json"]["schema"]["$ref"], where
-        errors = {"401", "422"} | ({"400", "403", "404"} if not path.endswith("plans") else set())
+        if path.endswith("/webhook-endpoints/{endpoint_id}"):
+            assert "204" in responses, where
+        else:
+            ok = responses[_SUCCESS.get((method, path.rsplit("/", 1)[-1]), "200")]
+            assert ok["content"]["application/json"]["schema"]["$ref"], where
+        errors = {"401", "422"} | (
+            {"400", "403", "404"}
+            if not path.endswith(("plans", "admin/deliveries"))
+            else {"400", "403"}
+            if path.endswith("admin/deliveries")
+            else set()
+        )
         for status in errors:
             schema = responses[status]["content"]["application/json"]["schema"]
             assert schema == {"$ref": ENVELOPE}, (where, status)

@@ -41,6 +41,12 @@ def stripe_notification_id(kind: str, stripe_object_id: str) -> str:
     return _identifier("ntf", "stripe", kind, stripe_object_id)
 
 
+def delivery_id(notification_id: str, channel: str, target: str) -> str:
+    """One notification's delivery on one channel to one target (address or endpoint id):
+    the same on every attempt and resend, so receivers can use it to deduplicate."""
+    return _identifier("dlv", notification_id, channel, target)
+
+
 def invoice_id(customer_id: str, cycle_start: datetime) -> str:
     """A customer's invoice for the cycle starting at ``cycle_start``."""
     return _identifier("inv", customer_id, _instant(cycle_start))

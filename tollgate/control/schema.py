@@ -198,6 +198,8 @@ notification_deliveries = Table(
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UtcDateTime),
     Column("lease_until", UtcDateTime),
+    # Why the next attempt happens: first | retry | recovery (after a crash) | resend
+    Column("pending_trigger", String(16)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime),

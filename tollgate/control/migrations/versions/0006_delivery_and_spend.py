@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", UtcDateTime),
         sa.Column("lease_until", UtcDateTime),
+        sa.Column("pending_trigger", sa.String(16)),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("updated_at", UtcDateTime, nullable=False),
         sa.Column("delivered_at", UtcDateTime),

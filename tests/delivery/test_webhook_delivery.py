@@ -1,0 +1,259 @@
+"""Webhooks out: signed, retried with backoff, logged per attempt, resendable, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.delivery.world import DeliveryWorld
+from tests.support.server import eventually
+from tests.support.webhook_receiver import WebhookReceiver
+from tollgate.delivery.signing import HEADER, SignatureError, verify
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as server:
+        yield server
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> DeliveryWorld:
+    return DeliveryWorld(tmp_path)
+
+
+def test_a_notice_is_posted_once_signed_with_the_endpoint_secret(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    created = world.endpoint(customer, receiver.url("/a"))
+    ntf = world.raise_notice(customer)
+
+    assert world.run() == 1
+    [request] = receiver.wait_for(1, "/a")
+    body = json.loads(request.body)
+    assert body["type"] == "notification.limit_warning"
+    assert body["data"]["notification_id"] == ntf
+    assert body["data"]["title"] == "API calls at 75% of the limit"
+    assert request.headers["Tollgate-Delivery-Id"] == body["id"]
+    assert request.headers["Tollgate-Notification-Id"] == ntf
+    verify(created.secret, request.headers[HEADER], request.body)
+    with pytest.raises(SignatureError):
+        verify(created.secret, request.headers[HEADER], request.body + b" ")
+    [delivery] = world.ledger.log(customer_id=customer)
+    assert (delivery.status, delivery.attempts, delivery.target) == (
+        "delivered",
+        1,
+        created.endpoint.endpoint_id,
+    )
+    assert [(a.trigger, a.outcome, a.status_code) for a in delivery.attempt_log] == [
+        ("first", "delivered", 200)
+    ]
+
+    # Another tick, a restarted dispatcher, and the notice seen again: nothing more is sent.
+    world.run()
+    world.run(world.new_dispatcher())
+    assert (
+        world.ledger.take_up(
+            world.ledger.raised_not_taken_up(world.clock.now - timedelta(days=1)),
+            channels={"webhook"},
+            preferences=world.control.notification_preferences,
+            max_age=timedelta(days=3),
+        )
+        == 0
+    )
+    assert len(receiver.received("/a")) == 1
+
+
+def test_failures_are_retried_with_growing_delays_then_given_up(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/flaky"))
+    receiver.answer("/flaky", 500, 503, 200)
+    world.raise_notice(customer)
+
+    world.run()
+    [delivery] = world.ledger.log()
+    assert delivery.status == "pending"
+    assert delivery.next_attempt_at == world.clock.now + timedelta(minutes=1)
+    assert "endpoint answered 500" in (delivery.last_error or "")
+
+    world.clock.advance(timedelta(seconds=59))
+    assert world.run() == 0, "not due before its time"
+    world.clock.advance(timedelta(seconds=1))
+    assert world.run() == 1
+    [delivery] = world.ledger.log()
+    assert delivery.next_attempt_at == world.clock.now + timedelta(minutes=3)
+
+    world.clock.advance(timedelta(minutes=3))
+    world.run()
+    [delivery] = world.ledger.log()
+    assert delivery.status == "delivered"
+    assert [(a.attempt, a.trigger, a.outcome, a.status_code) for a in delivery.attempt_log] == [
+        (1, "first", "failed", 500),
+        (2, "retry", "failed", 503),
+        (3, "retry", "delivered", 200),
+    ]
+    assert [r.answered for r in receiver.received("/flaky")] == [500, 503, 200]
+    assert len({r.headers["Tollgate-Delivery-Id"] for r in receiver.received("/flaky")}) == 1
+
+
+def test_after_the_last_attempt_it_fails_and_a_resend_delivers_it(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    world = DeliveryWorld(tmp_path)
+    world.settings = world.settings.model_copy(update={"max_attempts": 2})
+    world.dispatcher = world.new_dispatcher()
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/down"))
+    receiver.answer("/down", 500, 500)
+    world.raise_notice(customer)
+    world.run()
+    world.clock.advance(timedelta(minutes=1))
+    world.run()
+    [delivery] = world.ledger.log()
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 2, None)
+    world.clock.advance(timedelta(days=2))
+    assert world.run() == 0
+
+    resent = world.ledger.resend(delivery.delivery_id, actor="tests")
+    assert resent.status == "pending"
+    world.run()
+    [delivery] = world.ledger.log()
+    assert delivery.status == "delivered"
+    assert delivery.attempt_log[-1].trigger == "resend"
+    assert len(receiver.received("/down")) == 3
+
+
+def test_a_slow_endpoint_does_not_delay_other_customers(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    slow, quick = world.customer("cus_slow"), world.customer("cus_quick")
+    world.endpoint(slow, receiver.url("/slow"))
+    world.endpoint(quick, receiver.url("/quick"))
+    receiver.hold("/slow")
+    for threshold in (75, 90):
+        world.raise_notice(slow, threshold=threshold)
+    world.raise_notice(quick)
+
+    async def scenario() -> None:
+        dispatcher = world.dispatcher
+        assert await dispatcher.tick() == 3
+        # The quick endpoint's delivery lands while the slow one still holds both of its own.
+        await asyncio.to_thread(receiver.wait_for, 1, "/quick")
+        await eventually(
+            lambda: sorted(world.statuses().values()) == ["delivered", "sending", "sending"],
+            "the quick delivery recorded while the slow ones are sending",
+        )
+        assert receiver.received("/slow") == []
+        receiver.release("/slow")
+        await dispatcher.close()
+
+    asyncio.run(scenario())
+    assert sorted(world.statuses().values()) == ["delivered"] * 3
+
+
+def test_a_timeout_is_a_failed_attempt(tmp_path: Path, receiver: WebhookReceiver) -> None:
+    world = DeliveryWorld(tmp_path)
+    world.settings = world.settings.model_copy(update={"webhook_timeout_seconds": 0.2})
+    world.dispatcher = world.new_dispatcher()
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/hangs"))
+    receiver.hold("/hangs")
+    world.raise_notice(customer)
+    world.run()
+    receiver.release("/hangs")
+    [delivery] = world.ledger.log()
+    assert delivery.status == "pending"
+    assert delivery.attempt_log[0].error == "no answer within 0.2 s"
+
+
+def test_a_crash_mid_attempt_is_recovered_with_the_same_delivery_id(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/a"))
+    world.raise_notice(customer)
+    claimed = world.claim_as_a_sender_that_dies()
+    assert world.run(world.new_dispatcher()) == 0, "leased to the dead sender"
+
+    world.clock.advance(world.settings.lease + timedelta(seconds=1))
+    assert world.run(world.new_dispatcher()) == 1
+    [request] = receiver.wait_for(1, "/a")
+    assert request.headers["Tollgate-Delivery-Id"] == claimed.delivery_id
+    [delivery] = world.ledger.log()
+    assert [(a.trigger, a.outcome) for a in delivery.attempt_log] == [
+        ("first", "interrupted"),
+        ("recovery", "delivered"),
+    ]
+    # The dead sender's late answer changes nothing.
+    assert not world.ledger.finish(
+        claimed, delivered=False, status_code=None, error="late", duration_ms=1, retry_at=None
+    )
+    assert world.ledger.log()[0].status == "delivered"
+
+
+def test_muted_old_and_unconfigured_notices_are_not_sent(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    muted, old, nowhere = (
+        world.customer("cus_muted"),
+        world.customer("cus_old"),
+        world.customer("cus_nowhere"),
+    )
+    world.endpoint(muted, receiver.url("/muted"))
+    world.endpoint(old, receiver.url("/old"))
+    world.control.set_notification_preferences(muted, types={"limit_warning": False})
+    world.raise_notice(muted)
+    world.raise_notice(old, created_at=world.clock.now - timedelta(days=4))
+    world.raise_notice(nowhere)
+    world.run()
+    assert world.ledger.log() == []
+    # An endpoint added later gets notices raised from then on, not the ones seen before.
+    world.endpoint(nowhere, receiver.url("/later"))
+    world.run()
+    assert world.ledger.log() == []
+    world.raise_notice(nowhere, threshold=90)
+    world.run()
+    assert len(receiver.wait_for(1, "/later")) == 1
+
+
+def test_a_deleted_endpoint_fails_its_pending_deliveries(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    created = world.endpoint(customer, receiver.url("/gone"))
+    receiver.answer("/gone", 500)
+    world.raise_notice(customer)
+    world.run()
+    world.endpoints.delete(customer, created.endpoint.endpoint_id)
+    world.clock.advance(timedelta(minutes=1))
+    world.run()
+    [delivery] = world.ledger.log()
+    assert delivery.status == "failed"
+    assert delivery.last_error == "the webhook endpoint was deleted or disabled"
+    assert len(receiver.received("/gone")) == 1
+
+
+def test_a_restarted_dispatcher_resends_what_its_predecessor_left_unfinished_at_once(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/a"))
+    world.raise_notice(customer)
+    claimed = world.claim_as_a_sender_that_dies()
+    restarted = world.new_dispatcher()
+    restarted.recover()  # what the delivery service does first when the process starts
+    assert world.run(restarted) == 1
+    [request] = receiver.wait_for(1, "/a")
+    assert request.headers["Tollgate-Delivery-Id"] == claimed.delivery_id
+    assert [(a.trigger, a.outcome) for a in world.ledger.log()[0].attempt_log] == [
+        ("first", "interrupted"),
+        ("recovery", "delivered"),
+    ]
