@@ -2,6 +2,8 @@
 
 * invoices: ``invoice_list`` (what ``GET /invoices`` answers), over the published marts, the
   customer filtered inside DuckDB;
+* an invoice's PDF: ``invoice_document`` (what ``GET /invoices/{id}/pdf`` serves), which
+  renders it first if the pipeline has not yet;
 * the subscription: the active one, rendered by ``render_subscription`` as ``GET /summary``
   renders it;
 * a plan change's preview: ``prorate``, the ``POST /prorate`` route function itself;
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import streamlit as st
 
@@ -36,12 +37,13 @@ from ingest_api.billing.models import (
 )
 from ingest_api.billing.models_invoices import InvoiceList
 from ingest_api.billing.models_pricing import ProrateRequest, ProrationOut
-from ingest_api.billing.routes_invoices import invoice_list
+from ingest_api.billing.routes_invoices import invoice_document, invoice_list
 from ingest_api.billing.routes_plans import plan_list
 from ingest_api.billing.routes_pricing import prorate
 from ingest_api.billing.subscriptions import owned_subscription, render_subscription
-from tollgate.billing.money import exponent, to_major
 from tollgate.control.models import When
+from tollgate.invoices.formatting import unit_price_major
+from tollgate.settings import TollgateSettings
 
 # Invoices change only when the pipeline publishes; the subscription is re-read after every
 # change made here (the caches are cleared), so a minute is only other writers' delay.
@@ -75,6 +77,16 @@ def account(srcs: Sources, customer_id: str, key_id: str) -> Account:
     plans = [p for p in plan_list(caller.catalogue).plans if p.base_price.currency == currency]
     invoices = invoice_list(marts(srcs.marts_dir), caller, None)
     return Account(currency, subscription, cycle, ended, plans, invoices)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def invoice_pdf(srcs: Sources, customer_id: str, key_id: str, invoice_id: str) -> bytes:
+    """The finalized invoice's PDF, as ``GET /invoices/{invoice_id}/pdf`` serves it; refused
+    (``RequestError`` 404) for a draft or another customer's invoice."""
+    caller = customer_caller(srcs, customer_id, key_id)
+    # The documents' directory and the issuer come from the same TOLLGATE_* as ``sources``.
+    _, stored = invoice_document(marts(srcs.marts_dir), TollgateSettings(), caller, invoice_id)
+    return stored.pdf
 
 
 def forget() -> None:
@@ -134,6 +146,4 @@ def now_to_the_second() -> datetime:
 def format_unit_amount(unit_amount: str, currency: str) -> str:
     """An exact unit price in minor units (``"0.15"`` cents) in major units, all its digits
     kept but at least the currency's places: ``USD 0.0015``."""
-    major = to_major(Decimal(unit_amount), currency)
-    places = max(exponent(currency), -int(major.normalize().as_tuple().exponent))
-    return f"{currency.upper()} {major:,.{places}f}"
+    return f"{currency.upper()} {unit_price_major(unit_amount, currency, grouping=True)}"

@@ -41,6 +41,22 @@ class TollgateSettings(BaseSettings):
         "for that cycle still lands on it (Stripe's finalization grace period is one hour).",
     )
 
+    issuer_name: str = Field(
+        default="Tollgate demo issuer",
+        min_length=1,
+        description="Who issues the invoices: the seller named on every invoice document.",
+    )
+    issuer_address: str = Field(
+        default="1 Example Street\n10115 Berlin\nGermany",
+        description="The issuer's postal address, one line per newline.",
+    )
+    issuer_email: str | None = Field(
+        default="billing@tollgate.example", description="Where customers write about invoices."
+    )
+    issuer_tax_id: str | None = Field(
+        default=None, description="The issuer's VAT or tax number, printed when set."
+    )
+
     @property
     def warehouse_path(self) -> Path:
         return (self.warehouse or self.data_dir / "warehouse.duckdb").resolve()
@@ -58,6 +74,11 @@ class TollgateSettings(BaseSettings):
     def invoice_ledger_dir(self) -> Path:
         """Finalized invoices: immutable batches, written once by the pipeline, never changed."""
         return (self.data_dir / "invoices" / "finalized").resolve()
+
+    @property
+    def invoice_documents_dir(self) -> Path:
+        """Each finalized invoice's PDF and JSON, written once (see tollgate/invoices/)."""
+        return (self.data_dir / "invoices" / "documents").resolve()
 
     @property
     def marts_dir(self) -> Path:

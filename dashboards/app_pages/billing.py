@@ -5,7 +5,8 @@ the preview as ``POST /prorate``, changes as ``PUT``/``DELETE /subscription/{id}
 A change is previewed first and made only on "Confirm"; a cancellation asks twice. Refusals
 (409: already canceled, already on that plan ...) are shown as errors, never raised.
 
-Invoices have no document (PDF) yet: each one's lines are shown as a table instead.
+Each invoice's lines are shown as a table; a finalized one's PDF can be downloaded (the
+document ``GET /invoices/{id}/pdf`` serves); drafts have none until they are finalized.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dashboards.customer_billing import (
     change_plan,
     forget,
     format_unit_amount,
+    invoice_pdf,
     now_to_the_second,
     preview_change,
 )
@@ -165,7 +167,22 @@ def _invoice_title(invoice: InvoiceOut) -> str:
     return invoice.number or f"Draft {invoice.id}"
 
 
-def _invoices(data: Account) -> None:
+def _pdf(customer_id: str, key_id: str, invoice: InvoiceOut) -> None:
+    try:
+        pdf = invoice_pdf(sources(), customer_id, key_id, invoice.id)
+    except (RequestError, KeyGoneError) as refused:
+        st.caption(f"No PDF: {_refusal(refused)}")
+        return
+    st.download_button(
+        "Download PDF",
+        data=pdf,
+        file_name=f"{invoice.number or invoice.id}.pdf",
+        mime="application/pdf",
+        key=f"invoice_pdf_{invoice.id}",
+    )
+
+
+def _invoices(data: Account, customer_id: str, key_id: str) -> None:
     st.subheader("Invoices")
     listing = data.invoices
     if listing.as_of is None:
@@ -195,7 +212,8 @@ def _invoices(data: Account) -> None:
             f"{_day(invoice.period_end)} · {invoice.status} · {_money(invoice.total)}"
         )
         with st.expander(title):
-            # InvoiceOut has no document (PDF) link yet: the lines are the invoice.
+            if invoice.status == "finalized":
+                _pdf(customer_id, key_id, invoice)
             st.dataframe(
                 [
                     {
@@ -339,7 +357,7 @@ except (RequestError, KeyGoneError) as refused:
     st.stop()
 
 _subscription(data)
-_invoices(data)
+_invoices(data, customer_id, current.key_id)
 active = data.subscription
 if active is not None and active.status == "active":
     _change(data, customer_id, current.key_id, active)

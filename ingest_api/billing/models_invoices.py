@@ -50,6 +50,17 @@ class InvoiceOut(BaseModel):
         description="When a draft becomes final, at the earliest."
     )
     lines: list[InvoiceLineOut]
+    pdf_url: str | None = Field(
+        default=None,
+        description="The invoice's PDF (GET /api/billing/invoices/{id}/pdf); null on drafts.",
+        examples=["/api/billing/invoices/inv_d94c43681743a0abdd3fa829/pdf"],
+    )
+    document_url: str | None = Field(
+        default=None,
+        description="The same document as JSON (GET /api/billing/invoices/{id}/document); "
+        "null on drafts.",
+        examples=["/api/billing/invoices/inv_d94c43681743a0abdd3fa829/document"],
+    )
 
 
 class InvoiceList(AsOf):
@@ -58,6 +69,70 @@ class InvoiceList(AsOf):
 
 class InvoiceDetail(AsOf):
     invoice: InvoiceOut
+
+
+# -- invoice documents (tollgate/invoices/document.py writes them; docs/invoices.md) ---------
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DocumentMoney(_Document):
+    amount: int = Field(description="Integer minor units.", examples=[17906])
+    decimal: str = Field(description="Major units, the currency's places.", examples=["179.06"])
+    formatted: str = Field(description="As printed on the PDF.", examples=["USD 179.06"])
+
+
+class DocumentParty(_Document):
+    id: str | None = Field(description="The customer's id; null for the issuer.")
+    name: str = Field(description="Exactly as recorded (the PDF may fold non-Latin-1 letters).")
+    address: list[str] = Field(description="Postal address lines.")
+    email: str | None
+    tax_id: str | None
+
+
+class DocumentLine(_Document):
+    id: str
+    kind: Literal[
+        "base_fee", "proration_credit", "proration_charge", "included", "usage", "adjustment"
+    ]
+    description: str
+    plan: str | None
+    feature: str | None
+    dimension: str | None
+    tier: int | None
+    quantity: QuantityText
+    unit_amount: str | None = Field(description="Minor units per unit, exact; null: flat line.")
+    unit_amount_decimal: str | None = Field(
+        description="The unit price in major units, every digit kept.", examples=["0.001"]
+    )
+    amount: DocumentMoney
+    applies_from: datetime
+    applies_to: datetime
+    cycle_id: str | None
+
+
+class InvoiceDocumentOut(_Document):
+    """The machine-readable twin of the invoice's PDF, as stored beside it."""
+
+    format_version: Literal[1] = Field(description="Changes only if a field changes meaning.")
+    invoice_id: str
+    number: str = Field(examples=["TG-000001"])
+    kind: Literal["cycle", "adjustments"]
+    status: Literal["finalized"]
+    currency: str = Field(description="ISO 4217 code, lower case.", examples=["usd"])
+    currency_exponent: int = Field(description="Decimal places of the minor unit (2 for usd).")
+    period_start: datetime
+    period_end: datetime = Field(description="Exclusive.")
+    finalized_at: datetime = Field(description="Also the PDF's creation date.")
+    subscription_id: str | None
+    cycle_id: str | None
+    issuer: DocumentParty
+    customer: DocumentParty
+    lines: list[DocumentLine]
+    subtotal: DocumentMoney
+    total: DocumentMoney
 
 
 # -- notifications -------------------------------------------------------------------------------

@@ -39,6 +39,8 @@ def test_every_endpoint_is_documented(world: World) -> None:
         ("DELETE", "/api/billing/subscription/{subscription_id}"),
         ("GET", "/api/billing/invoices"),
         ("GET", "/api/billing/invoices/{invoice_id}"),
+        ("GET", "/api/billing/invoices/{invoice_id}/pdf"),
+        ("GET", "/api/billing/invoices/{invoice_id}/document"),
         ("GET", "/api/billing/notifications"),
         ("POST", "/api/billing/notifications/mark-read"),
         ("GET", "/api/billing/notification-preferences"),
@@ -63,6 +65,8 @@ def test_every_endpoint_is_documented(world: World) -> None:
         responses = operation["responses"]
         if path.endswith("/webhook-endpoints/{endpoint_id}"):
             assert "204" in responses, where
+        elif path.endswith("/pdf"):
+            assert responses["200"]["content"]["application/pdf"], where
         else:
             ok = responses[_SUCCESS.get((method, path.rsplit("/", 1)[-1]), "200")]
             assert ok["content"]["application/json"]["schema"]["$ref"], where

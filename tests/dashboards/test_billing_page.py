@@ -7,11 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import DownloadButton
 
 from dashboards.auth import CUSTOMER_PICK_KEY
-from dashboards.customer_billing import format_unit_amount
+from dashboards.customer_billing import format_unit_amount, invoice_pdf
+from dashboards.resources import sources
 from tests.billing_api.world import World
-from tests.dashboards.conftest import signed_in
+from tests.dashboards.conftest import key_id, signed_in
 from tests.support.server import wait_until
 from tollgate.billing.money import format_money
 
@@ -97,6 +99,29 @@ def test_the_invoices_are_those_of_get_invoices(world: World) -> None:
     assert metrics["Plan"] == summary["plan"]["display_name"] == "Professional"
     assert metrics["Status"] == "Active"
     assert metrics["Base price"] == "USD 79.00"
+
+
+def test_a_finalized_invoice_offers_its_pdf_and_a_draft_does_not(world: World) -> None:
+    token = world.tenants["acme"].key
+    invoices = _get(world, "/invoices", token)["invoices"]
+    app = _billing_page(token)
+
+    buttons = {button.key: button for button in app.get("download_button")}
+    finalized = [i for i in invoices if i["status"] == "finalized"]
+    drafts = [i for i in invoices if i["status"] == "draft"]
+    assert finalized
+    assert drafts
+    assert set(buttons) == {f"invoice_pdf_{invoice['id']}" for invoice in finalized}
+    for invoice in finalized:
+        button = buttons[f"invoice_pdf_{invoice['id']}"]
+        assert isinstance(button, DownloadButton)
+        assert button.label == "Download PDF"
+        # The bytes behind the button are the API's PDF, byte for byte.
+        served = world.request("GET", f"/invoices/{invoice['id']}/pdf", token)
+        assert served.status_code == 200, served.text
+        assert invoice_pdf(sources(), "acme", key_id(token), invoice["id"]) == served.content
+    for invoice in drafts:
+        assert f"invoice_pdf_{invoice['id']}" not in buttons
 
 
 def test_unit_prices_keep_every_digit() -> None:

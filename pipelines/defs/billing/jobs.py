@@ -11,6 +11,7 @@ from pipelines.defs.billing.dbt_assets import (
     event_dates,
     events_dbt_assets,
 )
+from pipelines.defs.billing.documents import DOCUMENTS_KEY
 from pipelines.defs.billing.run_context import WAREHOUSE_RUN_TAGS
 
 _REFRESH = (
@@ -39,10 +40,13 @@ refresh_usage_job = dg.define_asset_job(
 
 close_cycles_job = dg.define_asset_job(
     "close_cycles",
-    selection=_REFRESH | dg.AssetSelection.keys(FINALIZE_KEY),
+    # Documents only here: a refresh finalizes nothing, and the API renders any document a
+    # failed close left missing on its first request.
+    selection=_REFRESH | dg.AssetSelection.keys(FINALIZE_KEY, DOCUMENTS_KEY),
     tags=WAREHOUSE_RUN_TAGS,
     description=(
         "The refresh, plus finalization of every invoice whose cycle ended more than the "
-        "grace period ago (blocked by failing reconciliation checks)."
+        "grace period ago (blocked by failing reconciliation checks), and the PDF and JSON "
+        "document of every newly finalized invoice."
     ),
 )
