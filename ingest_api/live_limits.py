@@ -6,7 +6,8 @@ after its as-of moment, and the WAL segments being recovered (their parts are no
 yet). So usage, and with it every hard limit, survives a restart.
 
 Serving (``watch``): twice a second, off the event loop, it reads which customers' control rows
-changed (their terms are reloaded on next use), whether a new publication appeared (it becomes
+changed (their terms are reloaded on next use, their spend thresholds at once, so a budget set
+from another process bites within a second), whether a new publication appeared (it becomes
 the base), and records the notices that crossed thresholds raised.
 """
 
@@ -102,6 +103,7 @@ class LiveLimits:
                     if customer_id is None or event.customer_id == customer_id
                 )
         self.engine.terms.preload(now, None if customer_id is None else [customer_id])
+        self.engine.load_spend_thresholds(None if customer_id is None else [customer_id])
         for event, seq, received_at in rows:
             self.engine.count_stored(event, seq, received_at)
         queued = self.engine.queue_crossed_by_live_usage()
@@ -131,7 +133,9 @@ class LiveLimits:
         """One round of ``watch``: control changes, a new publication, pending notices."""
         changed = await asyncio.to_thread(self._feed.poll)
         if changed:
+            thresholds = await asyncio.to_thread(self.engine.read_spend_thresholds, changed)
             self.engine.forget_customers(changed)
+            self.engine.use_spend_thresholds(thresholds, changed)
         name = await asyncio.to_thread(current_publication, self._marts)
         if name != self._publication and name is not None:
             published = await asyncio.to_thread(read_published_usage, self._marts)
@@ -140,6 +144,8 @@ class LiveLimits:
             later = await asyncio.to_thread(self._received_after, straddling, published.as_of)
             self.engine.use_publication(published, later)
             self._publication = name
+            # The new base may have carried a watched customer's spend past a threshold.
+            self.engine.queue_reached_spend()
         if self.engine.pending_notices():
             await asyncio.to_thread(self.engine.raise_pending)
 

@@ -230,7 +230,7 @@ class IngestService:
                 new[r.index].customer_id,
                 "quantity",
                 r.reason,
-                "limit_exceeded",
+                r.code,  # limit_exceeded, or budget_exceeded (the spend budget)
             )
             for r in admission.refused
         ]

@@ -45,6 +45,8 @@ def test_every_endpoint_is_documented(world: World) -> None:
         ("POST", "/api/billing/notifications/mark-read"),
         ("GET", "/api/billing/notification-preferences"),
         ("PUT", "/api/billing/notification-preferences"),
+        ("GET", "/api/billing/spend-thresholds"),
+        ("PUT", "/api/billing/spend-thresholds"),
         ("POST", "/api/billing/estimate"),
         ("POST", "/api/billing/prorate"),
         ("PUT", "/api/billing/admin/limits"),

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from tollgate.billing.alerts import LIMIT_EXCEEDED, LIMIT_WARNING
+from tollgate.billing.alerts import BUDGET_REACHED, LIMIT_EXCEEDED, LIMIT_WARNING, SPEND_ALERT
 from tollgate.billing.catalogue import Catalogue
 from tollgate.billing.catalogue.model import AlertLevel, AlertThreshold
 from tollgate.control.errors import InvalidValueError, UnknownCustomerError
@@ -32,6 +32,8 @@ def test_the_types_are_every_kind_of_notice_raised() -> None:
         BILLING_CYCLE_END,
         PAYMENT_FAILED,
         SUBSCRIPTION_CANCELLED,
+        SPEND_ALERT,
+        BUDGET_REACHED,
     )
 
 
@@ -98,7 +100,8 @@ def test_changes_are_audited_and_a_repeat_is_not(service: ControlService, custom
         (
             {"types": {"limit_warnings": False}},
             "unknown notification type 'limit_warnings'; the types are: limit_warning, "
-            "limit_exceeded, billing_cycle_end, payment_failed, subscription_cancelled",
+            "limit_exceeded, billing_cycle_end, payment_failed, subscription_cancelled, "
+            "spend_alert, budget_reached",
         ),
         (
             {"types": {LIMIT_WARNING: "no"}},

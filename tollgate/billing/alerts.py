@@ -1,4 +1,4 @@
-"""Usage alerts: when a threshold counts as reached, and what the notification says.
+"""Usage and spend alerts: when a threshold counts as reached, and what the notification says.
 
 One place for both the pipeline (``fct_notifications`` calls the text functions through DuckDB,
 ``duckdb_functions.py``) and the API, which raises the same notices in real time: a notice
@@ -16,9 +16,13 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from tollgate.billing.catalogue.model import AlertLevel, AlertThreshold, Enforcement
+from tollgate.billing.money import exponent, format_money, to_major
 
 LIMIT_WARNING = "limit_warning"
 LIMIT_EXCEEDED = "limit_exceeded"
+# Alerts on the cycle's cost and the budget (tollgate.limits.spend): raised live only.
+SPEND_ALERT = "spend_alert"
+BUDGET_REACHED = "budget_reached"
 _CENTS = Decimal("0.01")
 
 
@@ -70,3 +74,63 @@ def notification_message(
     if AlertLevel(level) is AlertLevel.EXCEEDED and Enforcement(enforcement) is Enforcement.HARD:
         message += " Further use is refused until the limit resets."
     return message
+
+
+# -- spend alerts and the budget (raised by tollgate.limits.spend, refused at ingest) ---------
+
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
+
+
+def money_text(amount_minor: int, currency: str) -> str:
+    """An amount for people to read: ``$1,234.50``, or ``JPY 1,200`` without a known symbol."""
+    symbol = _SYMBOLS.get(currency.lower())
+    if symbol is None:
+        return format_money(amount_minor, currency)
+    sign = "-" if amount_minor < 0 else ""
+    return f"{sign}{symbol}{to_major(abs(amount_minor), currency):,.{exponent(currency)}f}"
+
+
+def spend_alert_title(amount: int, currency: str) -> str:
+    return f"Spend passed {money_text(amount, currency)}"
+
+
+def spend_alert_message(
+    amount: int, spent: int, currency: str, cycle_start: datetime, cycle_end: datetime
+) -> str:
+    return (
+        f"This billing cycle's spend reached {money_text(spent, currency)}, passing your alert "
+        f"at {money_text(amount, currency)} (cycle {_day(cycle_start)} to {_day(cycle_end)})."
+    )
+
+
+def budget_reached_title(budget: int, currency: str) -> str:
+    return f"Budget of {money_text(budget, currency)} reached"
+
+
+def budget_reached_message(budget: int, spent: int, currency: str, cycle_end: datetime) -> str:
+    return (
+        f"Budget of {money_text(budget, currency)} reached: this billing cycle's spend is "
+        f"{money_text(spent, currency)}. Further billable usage is refused until the cycle "
+        f"ends on {_moment(cycle_end)}; raise or remove the budget to continue."
+    )
+
+
+def budget_refusal_reason(
+    feature: str, charge: int, spent: int, budget: int, currency: str, cycle_end: datetime
+) -> str:
+    """Why ingest refuses an event (code ``budget_exceeded``) and a limit check says no."""
+    return (
+        f"budget reached: {feature} usage would add {money_text(charge, currency)} to this "
+        f"billing cycle's spend of {money_text(spent, currency)}, past the budget of "
+        f"{money_text(budget, currency)}, so it is refused until the cycle ends at "
+        f"{cycle_end.astimezone(UTC).isoformat().replace('+00:00', 'Z')}; usage that costs "
+        "nothing more is still accepted; raise or remove the budget to continue"
+    )
+
+
+def _day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def _moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -8,14 +8,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from tollgate.billing.alerts import LIMIT_EXCEEDED, LIMIT_WARNING
+from tollgate.billing.alerts import BUDGET_REACHED, LIMIT_EXCEEDED, LIMIT_WARNING, SPEND_ALERT
 from tollgate.billing.catalogue import Plan
 from tollgate.billing.catalogue.model import CycleAnchor, Enforcement
 from tollgate.billing.cycles import Cycle, CycleRule
 
 # Every kind of notice a customer receives, and may mute (NotificationPreferences): usage
-# alerts (tollgate.billing.alerts), the pipeline's cycle-end notice (fct_notifications) and
-# the Stripe webhooks' (tollgate.stripe_webhooks: PAYMENT_FAILED, SUBSCRIPTION_CANCELLED).
+# alerts (tollgate.billing.alerts), the pipeline's cycle-end notice (fct_notifications),
+# the Stripe webhooks' (tollgate.stripe_webhooks: PAYMENT_FAILED, SUBSCRIPTION_CANCELLED) and
+# the spend alerts and budget the live limit engine raises (tollgate.limits.spend).
 BILLING_CYCLE_END = "billing_cycle_end"
 NOTIFICATION_TYPES: tuple[str, ...] = (
     LIMIT_WARNING,
@@ -23,6 +24,8 @@ NOTIFICATION_TYPES: tuple[str, ...] = (
     BILLING_CYCLE_END,
     "payment_failed",
     "subscription_cancelled",
+    SPEND_ALERT,
+    BUDGET_REACHED,
 )
 
 
@@ -156,6 +159,26 @@ class RaisedNotification:
     raised_at: datetime  # when the API recorded it
     title: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpendThresholds:
+    """A customer's alerts on the billing cycle's cost and its budget (``schema.spend_thresholds``).
+
+    Amounts are minor units of ``currency`` (the customer's). Each alert raises a notice once
+    per cycle when the cycle's spend reaches it; the budget is a hard stop: billable usage that
+    would take the spend past it is refused until the cycle ends (``tollgate.limits.spend``).
+    """
+
+    customer_id: str
+    alerts: tuple[int, ...]  # ascending
+    budget: int | None  # None: no budget
+    currency: str
+    updated_at: datetime | None  # when last set; None: never set (or cleared)
+
+    @property
+    def empty(self) -> bool:
+        return not self.alerts and self.budget is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from tollgate.billing.catalogue import Catalogue, Plan, UnknownPlanError
 from tollgate.billing.catalogue.model import CycleAnchor, Enforcement
 from tollgate.billing.cycles import CycleRule
 from tollgate.billing.proration import prorate_change, stretch_amount
-from tollgate.control import audit, validation
+from tollgate.control import audit, spend, validation
 from tollgate.control.database import read_transaction, write_transaction
 from tollgate.control.errors import (
     ConflictError,
@@ -55,6 +55,7 @@ from tollgate.control.models import (
     PlanChangePreview,
     PlanPeriod,
     RaisedNotification,
+    SpendThresholds,
     Subscription,
     When,
 )
@@ -697,6 +698,47 @@ class ControlService:
                 row,
             )
         return self._preferences(customer_id, row)
+
+    # -- spend alerts and budget (tollgate/control/spend.py; enforced by tollgate.limits.spend) --
+
+    def spend_thresholds(self, customer_id: str) -> SpendThresholds:
+        """The customer's alerts on the cycle's cost and budget (none until set)."""
+        with self._read() as db:
+            row = _customer_row(db, customer_id)
+            if row is None:
+                raise UnknownCustomerError(customer_id)
+            found = spend.read(db, [customer_id]).get(customer_id)
+        return found or spend.of_rows(customer_id, str(row["currency"]), [])
+
+    def spend_thresholds_of(
+        self, customer_ids: Collection[str] | None
+    ) -> dict[str, SpendThresholds]:
+        """Every customer's thresholds that has any (of ``customer_ids``; None: all), at once."""
+        with self._read() as db:
+            return spend.read(db, customer_ids)
+
+    def set_spend_thresholds(
+        self, customer_id: str, *, alerts: Collection[int], budget: int | None
+    ) -> SpendThresholds:
+        """Replaces the customer's spend alerts and budget (minor units of its currency)."""
+        wanted, budget = spend.checked(alerts, budget)
+        with self._write() as db:
+            customer = self._lock_customer(db, customer_id)
+            currency = str(customer["currency"])
+            before = spend.read(db, [customer_id]).get(customer_id)
+            if before is not None and (before.alerts, before.budget) == (wanted, budget):
+                return before
+            rows = spend.replace(db, customer_id, currency, wanted, budget, self._clock())
+            after = spend.of_rows(customer_id, currency, rows)
+            self._audit(
+                db,
+                "spend_thresholds.set",
+                "spend_thresholds",
+                customer_id,
+                None if before is None else spend.audit_state(before),
+                spend.audit_state(after),
+            )
+        return after
 
     # -- Stripe's view (what its webhooks report) -------------------------------------------------
 

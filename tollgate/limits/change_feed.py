@@ -13,8 +13,9 @@ from sqlalchemy import Engine, func, select
 from tollgate.control.database import read_transaction
 from tollgate.control.schema import audit_log
 
-# Audit entities whose changes can move a customer's limits, plan or cycle.
-_CUSTOMER_ENTITIES = {"customer", "limits"}
+# Audit entities whose changes can move a customer's limits, plan, cycle or spend thresholds
+# (entity id = the customer).
+_CUSTOMER_ENTITIES = {"customer", "limits", "spend_thresholds"}
 
 
 class ChangeFeed:

@@ -3,16 +3,20 @@
 Usage of a customer's feature in a period = what the last pipeline publication counted for it
 (``published.py``) + the events accepted since (``usage.py``), kept by the one ingest process
 that accepts them. Terms (plan, windows, limits) come from the control plane (``terms.py``).
-Everything here runs on the server's event loop, so admissions are serialised: two requests
-can never both pass a hard limit. Blocking work (control-plane reads and writes, reading a
-publication) happens in ``refresh`` and ``raise_pending``, which the server runs off the loop.
+Customers with spend alerts or a budget also have the cycle's cost kept, per event, by
+``spend.py``: their events skip the fast lane and are priced, and one that would pass the
+budget is refused. Everything here runs on the server's event loop, so admissions are
+serialised: two requests can never both pass a hard limit (or a budget). Blocking work
+(control-plane reads and writes, reading a publication) happens in ``refresh`` and
+``raise_pending``, which the server runs off the loop.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,12 +31,14 @@ from tollgate.billing.alerts import (
 )
 from tollgate.billing.catalogue.model import Aggregation, Catalogue, Enforcement
 from tollgate.billing.identifiers import notification_id
+from tollgate.billing.money import to_major
 from tollgate.control.errors import UnknownFeatureError
-from tollgate.control.models import RaisedNotification
+from tollgate.control.models import RaisedNotification, SpendThresholds
 from tollgate.control.service import ControlService
 from tollgate.limits.fast_lane import NO_LIMIT, FastLane
 from tollgate.limits.model import CycleUsage, LimitCheck, LimitStatus, Status
 from tollgate.limits.published import NOTHING, PublishedUsage
+from tollgate.limits.spend import SpendGuard, SpendState, SpendStatus
 from tollgate.limits.terms import CustomerTerms, FeatureTerms, TermsBook
 from tollgate.limits.usage import ZERO, PartSum, Period, PeriodKey, Reservation, UsageLedger
 
@@ -74,14 +80,19 @@ class MeteredEvent:
     properties: dict[str, str]
 
 
+LIMIT_EXCEEDED = "limit_exceeded"
+BUDGET_EXCEEDED = "budget_exceeded"
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     index: int  # position among the events passed to ``admit``
     feature: str
-    limit: Decimal
-    used: Decimal
+    limit: Decimal  # the budget's amount in major units, for BUDGET_EXCEEDED
+    used: Decimal  # the cycle's spend so far in major units, for BUDGET_EXCEEDED
     resets_at: datetime
     reason: str
+    code: str = LIMIT_EXCEEDED  # what the ingest API answers: LIMIT_ or BUDGET_EXCEEDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +121,8 @@ class Admission:
     fast: list[Period] = field(default_factory=list)
     others: set[int] = field(default_factory=set)
     inline: list[tuple[Period, PartSum, Decimal]] = field(default_factory=list)
+    # Watched customers (spend thresholds) whose spend this admission added to; None: none.
+    spent_by: set[str] | None = None
 
     @property
     def refused_indexes(self) -> set[int]:
@@ -140,6 +153,10 @@ class LimitEngine:
         self._lane = FastLane()
         self._outbox: deque[RaisedNotification] = deque()
         self._queued: set[str] = set()
+        # The billing API records notices at once after a change, beside the watch's round.
+        self._raising = threading.Lock()
+        self.spend = SpendGuard(control, catalogue)
+        self._watched = self.spend.thresholds  # the same dict: one lookup on the hot path
 
     # -- admission (the ingest path) ---------------------------------------------------------
 
@@ -193,6 +210,9 @@ class LimitEngine:
             return
         terms = self.terms.current(event.customer_id, now)
         if terms is None:
+            return
+        if self._watched and event.customer_id in self._watched:
+            self._admit_watched(admission, terms, metered, index, event)
             return
         feature, factor = metered
         feature_terms = terms.features.get(feature)
@@ -289,6 +309,52 @@ class LimitEngine:
         if feature_terms.cycle_key != window:
             self._count_in_cycle(admission, terms, feature, feature_terms, event, factor)
 
+    def _admit_watched(
+        self,
+        admission: Admission,
+        terms: CustomerTerms,
+        metered: tuple[str, Decimal],
+        index: int,
+        event: Metered,
+    ) -> None:
+        """A customer with spend thresholds: every event judged, priced and added to the
+        cycle's spend; one that would pass the budget refused."""
+        feature, factor = metered
+        feature_terms = terms.features.get(feature)
+        state = self._spend_state(terms)
+        charge = None
+        if state is not None:
+            plan_feature = terms.plan.features.get(feature)
+            dimension = _dimension(event, plan_feature.dimension if plan_feature else None)
+            charge = self.spend.price(
+                state, feature, dimension, event.quantity * factor, event.timestamp
+            )
+            if charge is not None and self.spend.refuses(state, charge):
+                budget = state.thresholds.budget or 0
+                currency = state.thresholds.currency
+                admission.refused.append(
+                    Refusal(
+                        index,
+                        feature,
+                        to_major(budget, currency),
+                        to_major(state.spent, currency),
+                        terms.cycle.end,
+                        self.spend.refusal_reason(state, feature, charge),
+                        BUDGET_EXCEEDED,
+                    )
+                )
+                # The budget bites here even if the spend stopped short of it: say so, once.
+                self._queue(self.spend.budget_reached(state, event.timestamp, self._clock()))
+                return
+        refused = len(admission.refused)
+        self._admit_one(admission, terms, feature, feature_terms, factor, index, event)
+        if state is None or charge is None or len(admission.refused) > refused:
+            return
+        admission.crossings.extend(self.spend.add(state, charge, self._clock()))
+        if admission.spent_by is None:
+            admission.spent_by = set()
+        admission.spent_by.add(terms.customer_id)
+
     def commit(self, admission: Admission) -> None:
         """The admitted events are durable: keep them, raise notices."""
         if admission.reservation is not None:
@@ -307,6 +373,8 @@ class LimitEngine:
                 period.take_back(period.part(admission.today, admission.seq), event.quantity)
         if admission.reservation is not None:
             self.ledger.release(admission.reservation)
+        if admission.spent_by:
+            self.spend.drop(admission.spent_by)
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -343,6 +411,10 @@ class LimitEngine:
             reason = "allowed past the soft limit; a notice is raised"
         else:
             reason = "within the limit"
+        if self._watched and customer_id in self._watched and not (over and hard):
+            budget_reason = self._budget_refusal(terms, feature, quantity)
+            if budget_reason is not None:
+                over, hard, reason = True, True, budget_reason
         return LimitCheck(
             customer_id,
             feature,
@@ -366,8 +438,30 @@ class LimitEngine:
         terms = self.terms.current(customer_id, self._clock())
         if terms is None:
             return None
+        quantities, published, _ = self._cycle_quantities(terms)
+        return CycleUsage(
+            customer_id,
+            terms.plan_name,
+            terms.cycle.start,
+            terms.cycle.end,
+            quantities,
+            published,
+            self.published.as_of,
+        )
+
+    def _cycle_quantities(
+        self, terms: CustomerTerms
+    ) -> tuple[
+        dict[str, dict[str | None, Decimal]],
+        dict[str, dict[str | None, Decimal]],
+        dict[tuple[str, str | None], datetime],
+    ]:
+        """The cycle's live and published quantities by feature and dimension value, and the
+        newest live event's time of each (what a ``last`` feature is judged by)."""
+        customer_id = terms.customer_id
         quantities: dict[str, dict[str | None, Decimal]] = {}
         published: dict[str, dict[str | None, Decimal]] = {}
+        last_at: dict[tuple[str, str | None], datetime] = {}
         for feature in terms.plan.features:
             aggregation = self._catalogue.features[feature].aggregation
             base = self.published.cycle_used.get((customer_id, feature, terms.cycle.start), {})
@@ -380,19 +474,93 @@ class LimitEngine:
                 else base[dimension]
                 for dimension in {*base, *live}
             }
+            for dimension, tally in live.items():
+                if tally.count and tally.last_at is not None:
+                    last_at[(feature, dimension)] = tally.last_at
             if values:
                 quantities[feature] = values
             if base:
                 published[feature] = dict(base)
-        return CycleUsage(
-            customer_id,
-            terms.plan_name,
-            terms.cycle.start,
-            terms.cycle.end,
-            quantities,
-            published,
-            self.published.as_of,
+        return quantities, published, last_at
+
+    # -- spend alerts and budget (spend.py) --------------------------------------------------
+
+    def spend_status(self, customer_id: str) -> SpendStatus | None:
+        """The customer's spend in the current cycle (None: no active subscription), the same
+        figure as the billing summary's cost so far; builds a watched customer's state (and so
+        queues the notices of thresholds already reached) if it had none."""
+        terms = self.terms.current(customer_id, self._clock())
+        if terms is None:
+            return None
+        thresholds = self._watched.get(customer_id)
+        state = self._spend_state(terms)
+        if state is None:
+            quantities, published, last_at = self._cycle_quantities(terms)
+            empty = SpendThresholds(customer_id, (), None, "", None)
+            state = self.spend.build(
+                terms, empty, quantities, published, last_at, self.published.drafts, keep=False
+            )
+        return SpendStatus(customer_id, terms.cycle.start, terms.cycle.end, state.spent, thresholds)
+
+    def load_spend_thresholds(self, customer_ids: Iterable[str] | None = None) -> None:
+        """Reads whose spend to watch (blocking: at start-up, before serving)."""
+        ids = None if customer_ids is None else list(customer_ids)
+        # Not built yet: usage is still being counted (``queue_crossed_by_live_usage`` builds).
+        self.use_spend_thresholds(self.read_spend_thresholds(ids), ids, build=False)
+
+    def read_spend_thresholds(
+        self, customer_ids: Iterable[str] | None
+    ) -> dict[str, SpendThresholds]:
+        """Blocking (run it off the loop); ``use_spend_thresholds`` takes the answer."""
+        return self._control.spend_thresholds_of(
+            None if customer_ids is None else list(customer_ids)
         )
+
+    def use_spend_thresholds(
+        self,
+        found: Mapping[str, SpendThresholds],
+        customer_ids: Iterable[str] | None,
+        *,
+        build: bool = True,
+    ) -> None:
+        """``found``: the thresholds of ``customer_ids`` (None: everyone) that have any. A
+        customer whose thresholds changed is judged one event at a time from now on (no fast
+        lane slot), and an alert the spend has already passed is queued at once."""
+        changed = self.spend.use_thresholds(found, customer_ids)
+        now = self._clock()
+        for customer_id in changed:
+            self._lane.slots.pop(customer_id, None)
+            if build and customer_id in self._watched:
+                terms = self.terms.current(customer_id, now)
+                if terms is not None:
+                    self._spend_state(terms)
+
+    def _spend_state(self, terms: CustomerTerms) -> SpendState | None:
+        """A watched customer's state, built (and its reached thresholds queued) if needed."""
+        thresholds = self._watched.get(terms.customer_id)
+        if thresholds is None:
+            return None
+        state = self.spend.current(terms)
+        if state is not None:
+            return state
+        quantities, published, last_at = self._cycle_quantities(terms)
+        state = self.spend.build(
+            terms, thresholds, quantities, published, last_at, self.published.drafts
+        )
+        now = self._clock()
+        for notice in self.spend.crossings(state, None, now, now):
+            self._queue(notice)
+        return state
+
+    def _budget_refusal(self, terms: CustomerTerms, feature: str, quantity: Decimal) -> str | None:
+        """Why ``quantity`` more of ``feature`` would be refused by the budget, if it would."""
+        state = self._spend_state(terms)
+        if state is None or state.thresholds.budget is None:
+            return None
+        charge = self.spend.price(state, feature, None, quantity, self._clock())
+        if charge is None or not self.spend.refuses(state, charge):
+            return None
+        return self.spend.refusal_reason(state, feature, charge)
 
     # -- keeping current (called by the server, off the hot path) ----------------------------
 
@@ -438,13 +606,16 @@ class LimitEngine:
         event, seq, receipt) come back."""
         self.published = published
         self._lane.clear()  # slots hold room measured from the old base
+        self.spend.clear()  # so do spend states
         if published.as_of is not None:
             self.ledger.rebase(published.loaded, published.as_of, drop_before=self._clock())
         for event, seq, received_at in received_after:
             self.count_stored(event, seq, received_at)
 
     def forget_customers(self, customer_ids: Iterable[str]) -> None:
+        customer_ids = list(customer_ids)
         self.terms.forget(customer_ids)
+        self.spend.forget(customer_ids)
 
     def pending_notices(self) -> list[RaisedNotification]:
         return list(self._outbox)
@@ -452,11 +623,12 @@ class LimitEngine:
     def raise_pending(self) -> int:
         """Records queued notices in the control plane (blocking; run it off the loop)."""
         raised = 0
-        while self._outbox:
-            notice = self._outbox[0]
-            if self._control.raise_notification(notice):
-                raised += 1
-            self._outbox.popleft()
+        with self._raising:
+            while self._outbox:
+                notice = self._outbox[0]
+                if self._control.raise_notification(notice):
+                    raised += 1
+                self._outbox.popleft()
         return raised
 
     def queue_crossed_by_live_usage(self) -> int:
@@ -480,7 +652,19 @@ class LimitEngine:
                 moment = period.live.last_at or now
                 for notice in self._crossings(customer_id, feature_terms, base, used, moment):
                     queued += self._queue(notice)
-        return queued
+        return queued + self.queue_reached_spend()
+
+    def queue_reached_spend(self) -> int:
+        """Builds every watched customer's spend state, which queues the notices of the
+        thresholds it has reached (after a restart, or a publication that raised the spend
+        without an event of theirs since); returns how many were new."""
+        before = len(self._outbox)
+        now = self._clock()
+        for customer_id in list(self._watched):
+            terms = self.terms.current(customer_id, now)
+            if terms is not None:
+                self._spend_state(terms)
+        return len(self._outbox) - before
 
     # -- helpers -----------------------------------------------------------------------------
 

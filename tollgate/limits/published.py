@@ -25,6 +25,9 @@ class PublishedUsage:
     cycle_used: dict[tuple[str, str, datetime], dict[str | None, Decimal]] = field(
         default_factory=dict
     )
+    # invoice id -> total (minor units) of every draft invoice: with ``cycle_used``, from the
+    # same run, the base of a cycle's cost so far (``spend.py``, as the billing summary's)
+    drafts: dict[str, int] = field(default_factory=dict)
 
 
 NOTHING = PublishedUsage(None, None)
@@ -77,7 +80,17 @@ def read_published_usage(marts: PublishedMarts, customer_id: str | None = None) 
             cycle_used.setdefault((customer, feature, _utc(start)), {})[dimension] = Decimal(
                 quantity
             )
-    return PublishedUsage(name, as_of, loaded, window_used, cycle_used)
+        drafts: dict[str, int] = {}
+        if "fct_invoices" in manifest.get("tables", {}):
+            drafts = {
+                str(invoice): int(total)
+                for invoice, total in connection.execute(
+                    "select invoice_id, total from fct_invoices "  # noqa: S608
+                    f"where status = 'draft' {only}",
+                    {"customer": customer_id} if customer_id is not None else {},
+                ).fetchall()
+            }
+    return PublishedUsage(name, as_of, loaded, window_used, cycle_used, drafts)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -51,6 +51,7 @@ class CustomerTerms:
     cycle: Cycle
     features: dict[str, FeatureTerms]
     valid_until: datetime  # the first moment these terms may no longer hold
+    subscription_id: str
 
 
 class TermsBook:
@@ -142,5 +143,11 @@ class TermsBook:
                 slow_at=None if limit is None else min(limit, limit * lowest / 100),
             )
         return CustomerTerms(
-            customer_id, active.plan_name, active.plan, active.cycle, features, min(boundaries)
+            customer_id,
+            active.plan_name,
+            active.plan,
+            active.cycle,
+            features,
+            min(boundaries),
+            active.subscription.id,
         )
