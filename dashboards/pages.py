@@ -28,6 +28,7 @@ ADMIN_PAGES = (
     PageSpec("app_pages/admin_customers.py", "Customers", ":material/group:"),
     PageSpec("app_pages/admin_limits.py", "Limit utilization", ":material/speed:"),
     PageSpec("app_pages/admin_notifications.py", "Notifications", ":material/notifications:"),
+    PageSpec("app_pages/admin_deliveries.py", "Deliveries", ":material/outgoing_mail:"),
     PageSpec("app_pages/admin_pipeline.py", "Pipeline freshness", ":material/schedule:"),
     PageSpec("app_pages/ingest.py", "Ingested events", ":material/input:"),
 )

@@ -33,6 +33,8 @@ from tollgate.control.database import open_control_database
 from tollgate.control.service import ControlService
 from tollgate.dashboards_server import DEFAULT_PORT as DEFAULT_DASHBOARD_PORT
 from tollgate.dashboards_server import start_dashboards
+from tollgate.demo_delivery import DemoMailbox, DemoWebhooks
+from tollgate.demo_notices import show_delivery, subscribe_to_notices
 from tollgate.demo_stripe import demo_stripe, print_stripe, show_payment_webhook
 from tollgate.traffic import TrafficPlan, customer_ids, generate
 
@@ -61,10 +63,13 @@ def run_demo(
     admin_key = store.create("demo-admin", [Scope.ADMIN]).token
     plans = _create_customers(ControlService(engine, settings.catalogue(), actor="demo"), customers)
     customer_key = store.create("demo-portal", [Scope.READ], customer_id=DEMO_CUSTOMER).token
+    mailbox = DemoMailbox(data_dir / "demo-mail").start()
+    webhooks = DemoWebhooks(data_dir / "demo-webhooks.jsonl").start()
+    subscribe_to_notices(engine, settings.catalogue(), DEMO_CUSTOMER, webhooks)
     engine.dispose()
 
     with demo_stripe(console, f"http://{settings.host}:{settings.port}") as standin:
-        server = _start_server(settings)
+        server = _start_server(settings, mailbox)
         dashboards: BackgroundServer | None = None
         try:
             console.print(f"[bold]Ingest API[/] listening on {server.url} (data in {data_dir}/)")
@@ -83,6 +88,7 @@ def run_demo(
                 console, settings.control_database_url, settings.catalogue(), standin
             )
             _print_billing_api(server.url, ingest_key, customer_key)
+            show_delivery(console, server.url, customer_key, settings, mailbox, webhooks)
             dashboards = start_dashboards(
                 settings, port=dashboard_port, log=data_dir / "dashboards.log"
             )
@@ -96,6 +102,8 @@ def run_demo(
             if dashboards is not None:
                 dashboards.stop()
             server.stop()
+            webhooks.stop()
+            mailbox.stop()
 
 
 # Where the demo's customers live, in turn; billing cycles follow each one's wall clock.
@@ -174,13 +182,18 @@ def _print_dashboards(url: str, admin_key: str, customer_key: str) -> None:
     )
 
 
-def _start_server(settings: IngestSettings) -> BackgroundServer:
+def _start_server(settings: IngestSettings, mailbox: DemoMailbox) -> BackgroundServer:
     env = {
         **os.environ,
         "TOLLGATE_DATA_DIR": str(settings.data_dir),
         "TOLLGATE_PORT": str(settings.port),
         # Short segments so the demo's events reach Parquet within seconds.
         "TOLLGATE_WAL_SEGMENT_MAX_AGE": "2",
+        # Notices are e-mailed to the demo's own mailbox.
+        "TOLLGATE_SMTP_HOST": "127.0.0.1",
+        "TOLLGATE_SMTP_PORT": str(mailbox.port),
+        "TOLLGATE_SMTP_SECURITY": "none",
+        "TOLLGATE_DELIVERY_POLL_SECONDS": "0.5",
     }
     log = (settings.data_dir / "server.log").open("wb")
     process = subprocess.Popen(

@@ -20,6 +20,8 @@ TYPE_NAMES = {
     "limit_warning": "Limit warning",
     "limit_exceeded": "Limit exceeded",
     "billing_cycle_end": "Billing period ended",
+    "spend_alert": "Spend alert",
+    "budget_reached": "Budget reached",
 }
 
 

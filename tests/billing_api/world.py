@@ -12,6 +12,7 @@ customers below are only read.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pyarrow as pa
@@ -231,7 +233,10 @@ def running_world(
         )
         for customer in (BILLED if billed else {})
     }
-    with TestClient(create_app(settings)) as client:
+    # Delivery has tests of its own (tests/delivery/); here it would only race them for rows.
+    with patch.dict(os.environ, {"TOLLGATE_DELIVERY_ENABLED": "false"}):
+        app = create_app(settings)
+    with TestClient(app) as client:
         yield World(
             backend,
             data_dir,

@@ -1,4 +1,5 @@
-"""The Settings page: notification preferences and marking notices read, as the API does them.
+"""The Settings page: notification preferences, spend alerts and budget, and marking notices
+read, as the API does them.
 
 Every test uses customers of its own (``World.tenant``) with notices raised for them in the
 control plane, so the billed customers other tests assert on are left as they were.
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from tests.billing_api.test_notification_preferences import ALL_ON, raise_notices
 from tests.billing_api.world import Tenant, World
 from tests.dashboards.conftest import PAGES, signed_in
+from tests.support.server import wait_until
 
 
 def _settings(token: str) -> AppTest:
@@ -158,3 +160,58 @@ def test_an_admin_switching_customers_gets_each_ones_own_form(world: World) -> N
         response = world.request("GET", "/notification-preferences", tenant.key)
         assert response.status_code == 200, response.text
         assert response.json()["types"] == ALL_ON
+
+
+def _metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def test_spend_alerts_and_budget_are_saved_as_the_api_saves_them(world: World) -> None:
+    tenant = world.tenant()  # Starter, subscribed after the pipeline ran: 29.00 so far
+    app = _settings(tenant.key)
+    assert "Spend alerts and budget" in _headings(app)
+    assert _metrics(app) == {"Spent this cycle": "USD 29.00", "Budget remaining": "no budget"}
+
+    app.text_area(key=f"spend_alerts_{tenant.id}").input("20.00\n500, 250.5")
+    app.text_input(key=f"spend_budget_{tenant.id}").input("1000")
+    app.button(key=f"spend_save_{tenant.id}").click().run()
+
+    assert not app.exception
+    assert [s.value for s in app.success] == ["Spend alerts and budget saved."]
+    response = world.request("GET", "/spend-thresholds", tenant.key)
+    assert response.status_code == 200, response.text
+    saved = response.json()
+    assert [a["amount"]["amount"] for a in saved["alerts"]] == [2000, 25050, 50000]
+    assert saved["budget"]["amount"]["amount"] == 100_000
+    assert _metrics(app) == {"Spent this cycle": "USD 29.00", "Budget remaining": "USD 971.00"}
+    # The form shows what was saved, exactly as the API holds it.
+    assert app.text_area(key=f"spend_alerts_{tenant.id}").value == "20.00\n250.50\n500.00"
+    assert app.text_input(key=f"spend_budget_{tenant.id}").value == "1000.00"
+    # The 20.00 alert was passed already: the ingest API's engine, which learns of the change
+    # through its change feed (this page is another process's way in), raises it at once.
+    wait_until(
+        lambda: (
+            [
+                n["title"]
+                for n in world.request("GET", "/notifications", tenant.key).json()["notifications"]
+                if n["type"] == "spend_alert"
+            ]
+            == ["Spend passed $20.00"]
+        ),
+        timeout=5,
+        what="the spend alert already passed",
+    )
+
+
+def test_a_refused_amount_says_why_and_saves_nothing(world: World) -> None:
+    tenant = world.tenant()
+    app = _settings(tenant.key)
+
+    app.text_area(key=f"spend_alerts_{tenant.id}").input("12.345")
+    app.button(key=f"spend_save_{tenant.id}").click().run()
+
+    assert not app.exception
+    [error] = app.error
+    assert error.value.startswith("The spend alerts and budget were not saved:")
+    assert "3 decimals, but USD amounts have 2" in error.value
+    assert world.request("GET", "/spend-thresholds", tenant.key).json()["alerts"] == []

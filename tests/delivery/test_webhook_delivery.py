@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -257,3 +258,53 @@ def test_a_restarted_dispatcher_resends_what_its_predecessor_left_unfinished_at_
         ("first", "interrupted"),
         ("recovery", "delivered"),
     ]
+
+
+def test_the_documented_verification_snippet_accepts_a_real_delivery(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    [snippet] = [
+        block
+        for block in re.findall(r"```python\n(.*?)```", doc, re.DOTALL)
+        if "def verify_tollgate_signature" in block
+    ]
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "docs/notifications.md", "exec"), namespace)  # noqa: S102 (our doc)
+    verify_doc = namespace["verify_tollgate_signature"]
+    assert callable(verify_doc)
+
+    customer = world.customer("cus_a")
+    created = world.endpoint(customer, receiver.url("/a"))
+    world.raise_notice(customer)
+    world.run()
+    [request] = receiver.wait_for(1, "/a")
+    header = request.headers[HEADER]
+    assert verify_doc(created.secret, header, request.body) is True
+    assert verify_doc(created.secret, header, request.body.replace(b"75", b"76")) is False
+    assert verify_doc("whsec_other", header, request.body) is False
+    stale = "t=1000000000," + header.split(",", 1)[1]
+    assert verify_doc(created.secret, stale, request.body) is False
+
+
+def test_a_slow_endpoint_s_backlog_never_hides_another_target_s_due_delivery(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    slow, quick = world.customer("cus_slow"), world.customer("cus_quick")
+    slow_endpoint = world.endpoint(slow, receiver.url("/slow")).endpoint.endpoint_id
+    world.endpoint(quick, receiver.url("/quick"))
+    for threshold in range(1, 41):
+        world.raise_notice(slow, threshold=threshold)
+    world.clock.advance(timedelta(seconds=1))  # due after every one of the slow backlog
+    world.raise_notice(quick)
+    world.ledger.take_up(
+        world.ledger.raised_not_taken_up(world.clock.now - timedelta(hours=1)),
+        channels={"webhook"},
+        preferences=world.control.notification_preferences,
+        max_age=timedelta(days=3),
+    )
+    # The slow endpoint already has its share in flight: the one claim is the quick one.
+    claims = world.ledger.claim(
+        limit=2, lease=world.settings.lease, busy={slow_endpoint: 4}, per_target=4
+    )
+    assert [claim.notice.customer_id for claim in claims] == [quick]

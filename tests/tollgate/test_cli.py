@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from tests.support.demo_run import DemoRun
 from tests.support.parquet import stored_keys
 from tollgate.cli import app
 from tollgate.demo import DEMO_CUSTOMER
+from tollgate.warehouse.reader import PublishedMarts
 
 runner = CliRunner()
 
@@ -93,3 +97,41 @@ def test_demo_posts_traffic_and_reports_it(demo_run: DemoRun) -> None:
     assert f"Dashboards: http://127.0.0.1:{demo_run.dashboard_port}" in out, out
     assert demo_run.key(f"as customer {DEMO_CUSTOMER}").startswith("tg_")
     assert demo_run.key("as an operator").startswith("tg_")
+
+
+def test_demo_delivers_notices_and_renders_invoice_pdfs(demo_run: DemoRun) -> None:
+    data_dir = demo_run.data_dir
+    assert demo_run.returncode == 0, demo_run.output
+    # The spend alert the demo set below the customer's spend reached its mailbox and its
+    # webhook receiver, signed with the endpoint's secret, once each, with no pipeline run in
+    # between (other recent notices of the customer may arrive too).
+    mails = [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in sorted((data_dir / "demo-mail").glob("*.eml"))
+    ]
+    [alert_mail] = [m for m in mails if str(m["Subject"]).startswith("[Tollgate] Spend passed $")]
+    assert f"billing+{DEMO_CUSTOMER}@example.com" in str(alert_mail["To"])
+    hooks = [
+        json.loads(line) for line in (data_dir / "demo-webhooks.jsonl").read_text().splitlines()
+    ]
+    assert hooks
+    assert all(hook["signature_ok"] for hook in hooks)
+    assert all(hook["event"]["data"]["customer_id"] == DEMO_CUSTOMER for hook in hooks)
+    [alert_hook] = [h for h in hooks if h["event"]["type"] == "notification.spend_alert"]
+    assert alert_hook["event"]["data"]["title"] == str(alert_mail["Subject"]).removeprefix(
+        "[Tollgate] "
+    )
+    assert len(mails) == len(hooks), "every notice on both channels"
+    # Every finalized invoice has its PDF and JSON document.
+    with PublishedMarts(data_dir / "marts").connect() as marts:
+        finalized = {
+            row[0]
+            for row in marts.execute(
+                "select invoice_id from fct_invoices where status = 'finalized'"
+            ).fetchall()
+        }
+    documents = data_dir / "invoices" / "documents"
+    assert finalized
+    assert {p.stem for p in documents.glob("*.pdf")} == finalized
+    assert {p.stem for p in documents.glob("*.json")} == finalized
+    assert "Notices delivered" in demo_run.output

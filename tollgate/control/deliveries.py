@@ -227,6 +227,13 @@ class DeliveryLedger:
                 return claims
         with write_transaction(self.engine) as db:
             self._recover_expired(db, now)
+            # Targets already sending their share are left out in SQL, not skipped here: a
+            # slow endpoint's backlog must never fill the rows read and starve the others.
+            saturated = (
+                [target for target, count in sending.items() if count >= per_target]
+                if per_target is not None
+                else []
+            )
             due = (
                 select(notification_deliveries, notification_outbox.c.payload)
                 .join(
@@ -237,6 +244,7 @@ class DeliveryLedger:
                 .where(
                     notification_deliveries.c.status == "pending",
                     notification_deliveries.c.next_attempt_at <= now,
+                    notification_deliveries.c.target.not_in(saturated),
                 )
                 .order_by(
                     notification_deliveries.c.next_attempt_at,

@@ -73,7 +73,9 @@ async def post_webhook(
     except httpx.TimeoutException:
         raise WebhookDeliveryError(f"no answer within {timeout_seconds:g} s") from None
     except httpx.HTTPError as error:
-        raise WebhookDeliveryError(f"could not reach the endpoint: {error}") from None
+        # Some transport errors carry no message; their kind still says what happened.
+        what = str(error) or type(error).__name__
+        raise WebhookDeliveryError(f"could not reach the endpoint: {what}") from None
     if not 200 <= response.status_code < 300:
         excerpt = response.text[:_BODY_EXCERPT].strip()
         raise WebhookDeliveryError(
