@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.delivery.world import DeliveryWorld
 from tests.support.server import eventually
 from tests.support.webhook_receiver import WebhookReceiver
 from tollgate.delivery.signing import HEADER, SignatureError, verify
+from tollgate.warehouse.publication import publish_marts
 
 
 @pytest.fixture
@@ -308,3 +310,62 @@ def test_a_slow_endpoint_s_backlog_never_hides_another_target_s_due_delivery(
         limit=2, lease=world.settings.lease, busy={slow_endpoint: 4}, per_target=4
     )
     assert [claim.notice.customer_id for claim in claims] == [quick]
+
+
+def _publish_notices(world: DeliveryWorld, rows: list[tuple[str, str, str]]) -> None:
+    """A pipeline publication whose fct_notifications holds ``rows`` (id, customer, title),
+    created now, as the pipeline publishes its marts."""
+    warehouse = world.data_dir / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "create or replace table fct_notifications (notification_id varchar, "
+            "customer_id varchar, notification_type varchar, severity varchar, title varchar, "
+            "message varchar, feature varchar, threshold_percent integer, "
+            "window_start timestamptz, window_end timestamptz, created_at timestamptz)"
+        )
+        for notification, customer, title in rows:
+            con.execute(
+                "insert into fct_notifications values (?, ?, 'billing_cycle_end', 'info', ?, "
+                "'Your billing period ended.', null, null, ?, ?, ?)",
+                [
+                    notification,
+                    customer,
+                    title,
+                    world.clock.now - timedelta(days=30),
+                    world.clock.now,
+                    world.clock.now,
+                ],
+            )
+    publish_marts(warehouse, ["fct_notifications"], world.data_dir / "marts")
+
+
+def test_the_pipeline_s_notices_are_delivered_once_per_publication_that_has_them(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/a"))
+    _publish_notices(world, [("ntf_cycle_1", customer, "Billing period ended")])
+    world.run()
+    [request] = receiver.wait_for(1, "/a")
+    data = json.loads(request.body)["data"]
+    assert (data["notification_id"], data["type"], data["window_end"]) == (
+        "ntf_cycle_1",
+        "billing_cycle_end",
+        world.clock.now.isoformat(),
+    )
+    # A re-run publishes the same notice again, with a new one: only the new one is sent.
+    _publish_notices(
+        world,
+        [
+            ("ntf_cycle_1", customer, "Billing period ended"),
+            ("ntf_cycle_2", customer, "Another period ended"),
+        ],
+    )
+    world.run(world.new_dispatcher())
+    requests = receiver.wait_for(2, "/a")
+    assert [json.loads(r.body)["data"]["notification_id"] for r in requests] == [
+        "ntf_cycle_1",
+        "ntf_cycle_2",
+    ]
+    world.run()
+    assert len(receiver.received("/a")) == 2
