@@ -194,6 +194,8 @@ def _start_server(settings: IngestSettings, mailbox: DemoMailbox) -> BackgroundS
         "TOLLGATE_SMTP_PORT": str(mailbox.port),
         "TOLLGATE_SMTP_SECURITY": "none",
         "TOLLGATE_DELIVERY_POLL_SECONDS": "0.5",
+        # Its webhook receiver is on 127.0.0.1, which customers' endpoints may not be.
+        "TOLLGATE_DELIVERY_ALLOW_PRIVATE_ENDPOINTS": "true",
     }
     log = (settings.data_dir / "server.log").open("wb")
     process = subprocess.Popen(

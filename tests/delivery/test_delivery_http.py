@@ -77,6 +77,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                 "TOLLGATE_SMTP_PORT": str(smtp.port),
                 "TOLLGATE_SMTP_SECURITY": "none",
                 "TOLLGATE_DELIVERY_POLL_SECONDS": "0.1",
+                "TOLLGATE_DELIVERY_ALLOW_PRIVATE_ENDPOINTS": "true",
             },
         )
         server.start()

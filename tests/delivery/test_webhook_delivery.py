@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from tests.delivery.world import DeliveryWorld
 from tests.support.server import eventually
 from tests.support.webhook_receiver import WebhookReceiver
+from tollgate.control.errors import ConflictError
 from tollgate.delivery.signing import HEADER, SignatureError, verify
 from tollgate.warehouse.publication import publish_marts
 
@@ -214,7 +216,8 @@ def test_muted_old_and_unconfigured_notices_are_not_sent(
     world.endpoint(old, receiver.url("/old"))
     world.control.set_notification_preferences(muted, types={"limit_warning": False})
     world.raise_notice(muted)
-    world.raise_notice(old, created_at=world.clock.now - timedelta(days=4))
+    four_days_ago = world.clock.now - timedelta(days=4)
+    world.raise_notice(old, created_at=four_days_ago, raised_at=four_days_ago)
     world.raise_notice(nowhere)
     world.run()
     assert world.ledger.log() == []
@@ -369,3 +372,87 @@ def test_the_pipeline_s_notices_are_delivered_once_per_publication_that_has_them
     ]
     world.run()
     assert len(receiver.received("/a")) == 2
+
+
+def test_late_usage_crossing_a_threshold_today_is_sent(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/a"))
+    world.raise_notice(customer, created_at=world.clock.now - timedelta(days=6))
+    world.run()
+    assert len(receiver.wait_for(1, "/a")) == 1
+
+
+def test_an_endpoint_on_a_private_address_is_refused_unless_allowed(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    world = DeliveryWorld(tmp_path)
+    world.settings = world.settings.model_copy(update={"allow_private_endpoints": False})
+    world.dispatcher = world.new_dispatcher()
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/internal"))
+    world.raise_notice(customer)
+    world.run()
+    [delivery] = world.ledger.log()
+    assert delivery.status == "failed", "not retried: the address will not become public"
+    assert delivery.last_error == (
+        "127.0.0.1 resolves to 127.0.0.1, which is not a public address; endpoints inside "
+        "the network need TOLLGATE_DELIVERY_ALLOW_PRIVATE_ENDPOINTS=true"
+    )
+    assert receiver.received() == []
+
+
+def test_an_attempt_still_running_past_its_lease_is_not_taken_over_by_its_own_sender(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/a"))
+    world.raise_notice(customer)
+    claimed = world.claim_as_a_sender_that_dies()
+    world.clock.advance(world.settings.lease * 2)
+    assert (
+        world.ledger.claim(limit=10, lease=world.settings.lease, busy_ids={claimed.delivery_id})
+        == []
+    )
+    assert world.ledger.finish(
+        claimed, delivered=True, status_code=200, error=None, duration_ms=1, retry_at=None
+    )
+    [delivery] = world.ledger.log()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+    assert [a.outcome for a in delivery.attempt_log] == ["delivered"]
+
+
+def test_one_customer_cannot_take_every_slot(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    busy, other = world.customer("cus_busy"), world.customer("cus_other")
+    for n in range(3):
+        world.endpoint(busy, receiver.url(f"/busy{n}"))
+    world.endpoint(other, receiver.url("/other"))
+    for threshold in range(1, 11):
+        world.raise_notice(busy, threshold=threshold)
+    world.clock.advance(timedelta(seconds=1))
+    world.raise_notice(other)
+    world.ledger.take_up(
+        world.ledger.raised_not_taken_up(world.clock.now - timedelta(hours=1)),
+        channels={"webhook"},
+        preferences=world.control.notification_preferences,
+        max_age=timedelta(days=3),
+    )
+    claims = world.ledger.claim(limit=32, lease=world.settings.lease, per_target=4, per_customer=8)
+    by_customer = Counter(claim.notice.customer_id for claim in claims)
+    assert by_customer == {busy: 8, other: 1}
+
+
+def test_a_delivery_being_resent_cannot_be_resent_again(
+    world: DeliveryWorld, receiver: WebhookReceiver
+) -> None:
+    customer = world.customer("cus_a")
+    world.endpoint(customer, receiver.url("/a"))
+    world.raise_notice(customer)
+    world.run()
+    [delivery] = world.ledger.log()
+    world.ledger.resend(delivery.delivery_id, actor="tests")
+    with pytest.raises(ConflictError, match="is pending already"):
+        world.ledger.resend(delivery.delivery_id, actor="tests")

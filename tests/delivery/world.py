@@ -41,7 +41,9 @@ class DeliveryWorld:
     data_dir: Path
     smtp: SmtpSettings = field(default_factory=lambda: SmtpSettings(host=None))
     settings: DeliverySettings = field(
-        default_factory=lambda: DeliverySettings(webhook_timeout_seconds=5)
+        default_factory=lambda: DeliverySettings(
+            webhook_timeout_seconds=5, allow_private_endpoints=True
+        )
     )
     clock: Clock = field(default_factory=Clock)
 
@@ -84,6 +86,7 @@ class DeliveryWorld:
         threshold: int = 75,
         kind: str = "limit_warning",
         created_at: datetime | None = None,
+        raised_at: datetime | None = None,
     ) -> str:
         window_start = datetime(2026, 11, 1, tzinfo=UTC)
         ntf = notification_id(customer_id, kind, feature, window_start, threshold)
@@ -98,7 +101,7 @@ class DeliveryWorld:
                 window_start=window_start,
                 window_end=datetime(2026, 12, 1, tzinfo=UTC),
                 created_at=created_at or self.clock.now,
-                raised_at=self.clock.now,
+                raised_at=raised_at or self.clock.now,
                 title=f"API calls at {threshold}% of the limit",
                 message=f"API calls usage reached {threshold}% of the hard limit.",
             )

@@ -136,6 +136,7 @@ class DeliveryLedger:
                 window_start=row["window_start"],
                 window_end=row["window_end"],
                 created_at=row["created_at"],
+                raised_at=row["raised_at"],
             )
             for row in rows
         ]
@@ -162,7 +163,7 @@ class DeliveryLedger:
         fresh = self.not_taken_up(list(notices))
         if not fresh:
             return 0
-        wanted: dict[str, NotificationPreferences] = {}
+        wanted: dict[str, NotificationPreferences | None] = {}
         with write_transaction(self.engine) as db:
             for notice in fresh:
                 inserted = db.execute(
@@ -176,12 +177,17 @@ class DeliveryLedger:
                     )
                     .returning(notification_outbox.c.notification_id)
                 ).first()
-                if inserted is None or now - notice.created_at > max_age:
+                if inserted is None or now - (notice.raised_at or notice.created_at) > max_age:
                     continue
                 customer = notice.customer_id
                 if customer not in wanted:
-                    wanted[customer] = preferences(customer)
+                    try:
+                        wanted[customer] = preferences(customer)
+                    except NotFoundError:  # a published notice of a customer since removed
+                        wanted[customer] = None
                 chosen = wanted[customer]
+                if chosen is None:
+                    continue
                 if not chosen.receives(notice.type, notice.threshold_percent):
                     continue
                 for channel, target in _targets(db, customer, chosen, channels):
@@ -213,25 +219,34 @@ class DeliveryLedger:
         busy: Mapping[str, int] | None = None,
         busy_ids: Collection[str] = (),
         per_target: int | None = None,
+        busy_customers: Mapping[str, int] | None = None,
+        per_customer: int | None = None,
     ) -> list[Claim]:
         """Up to ``limit`` deliveries due now, each moved to ``sending`` with a new attempt row,
         committed before returning. ``busy_ids`` are the caller's deliveries in flight, and
         ``busy`` counts them per target: with ``per_target``, a target already sending that
-        many gets no more now, however many of its deliveries are due."""
+        many gets no more now, however many of its deliveries are due; likewise per customer
+        with ``busy_customers`` and ``per_customer``."""
         now = self._clock()
         sending = Counter(busy or {})
+        customers_sending = Counter(busy_customers or {})
         claims: list[Claim] = []
         # Most polls find nothing due: a read answers that without taking SQLite's write lock.
         with read_transaction(self.engine) as db:
             if not _anything_due(db, now):
                 return claims
         with write_transaction(self.engine) as db:
-            self._recover_expired(db, now)
+            self._recover_expired(db, now, keep=busy_ids)
             # Targets already sending their share are left out in SQL, not skipped here: a
             # slow endpoint's backlog must never fill the rows read and starve the others.
             saturated = (
                 [target for target, count in sending.items() if count >= per_target]
                 if per_target is not None
+                else []
+            )
+            full = (
+                [customer for customer, n in customers_sending.items() if n >= per_customer]
+                if per_customer is not None
                 else []
             )
             due = (
@@ -245,6 +260,7 @@ class DeliveryLedger:
                     notification_deliveries.c.status == "pending",
                     notification_deliveries.c.next_attempt_at <= now,
                     notification_deliveries.c.target.not_in(saturated),
+                    notification_deliveries.c.customer_id.not_in(full),
                 )
                 .order_by(
                     notification_deliveries.c.next_attempt_at,
@@ -260,7 +276,11 @@ class DeliveryLedger:
                     continue
                 if per_target is not None and sending[target] >= per_target:
                     continue
+                customer = row["customer_id"]
+                if per_customer is not None and customers_sending[customer] >= per_customer:
+                    continue
                 sending[target] += 1
+                customers_sending[customer] += 1
                 claims.append(self._claim_one(db, row, now, lease))
         return claims
 
@@ -323,13 +343,18 @@ class DeliveryLedger:
                     f"delivery '{delivery_id}' is {row['status']} already; it is sent "
                     + ("now" if row["status"] == "sending" else "at its next attempt time")
                 )
-            db.execute(
+            queued = db.execute(
                 update(notification_deliveries)
-                .where(notification_deliveries.c.delivery_id == delivery_id)
+                .where(
+                    notification_deliveries.c.delivery_id == delivery_id,
+                    notification_deliveries.c.status == row["status"],
+                )
                 .values(
                     status="pending", next_attempt_at=now, pending_trigger="resend", updated_at=now
                 )
-            )
+            ).rowcount
+            if not queued:  # PostgreSQL: another resend got there first
+                raise ConflictError(f"delivery '{delivery_id}' is being resent already")
             audit.record(
                 db,
                 at=now,
@@ -381,7 +406,18 @@ class DeliveryLedger:
         with write_transaction(self.engine) as db:
             self._recover_expired(db, self._clock(), everything=True)
 
-    def _recover_expired(self, db: Connection, now: datetime, *, everything: bool = False) -> None:
+    def _recover_expired(
+        self,
+        db: Connection,
+        now: datetime,
+        *,
+        everything: bool = False,
+        keep: Collection[str] = (),
+    ) -> None:
+        """Attempts left ``sending`` past their lease (``everything``: all of them) are marked
+        interrupted and their deliveries made due now; ``keep`` are the caller's own attempts
+        still running, however long they take. Each change is conditional on the row being as
+        read, so an outcome recorded meanwhile (another thread, PostgreSQL) is never undone."""
         d = notification_deliveries.c
         left = d.status == "sending"
         expired = db.execute(
@@ -390,6 +426,21 @@ class DeliveryLedger:
             )
         ).all()
         for delivery_id, attempts in expired:
+            if delivery_id in keep:
+                continue
+            taken = db.execute(
+                update(notification_deliveries)
+                .where(d.delivery_id == delivery_id, left, d.attempts == attempts)
+                .values(
+                    status="pending",
+                    next_attempt_at=now,
+                    pending_trigger="recovery",
+                    lease_until=None,
+                    updated_at=now,
+                )
+            ).rowcount
+            if not taken:
+                continue
             db.execute(
                 update(delivery_attempts)
                 .where(
@@ -401,17 +452,6 @@ class DeliveryLedger:
                     finished_at=now,
                     outcome="interrupted",
                     error="the sender stopped before recording an answer",
-                )
-            )
-            db.execute(
-                update(notification_deliveries)
-                .where(notification_deliveries.c.delivery_id == delivery_id)
-                .values(
-                    status="pending",
-                    next_attempt_at=now,
-                    pending_trigger="recovery",
-                    lease_until=None,
-                    updated_at=now,
                 )
             )
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import Engine, delete, func, insert, select
 
 from tollgate.control import audit
@@ -139,16 +140,23 @@ def check_url(url: str) -> str:
     https is what a production endpoint should use, since the body is readable on the way."""
     if not isinstance(url, str) or len(url) > URL_MAX_CHARS:
         raise InvalidValueError(f"a webhook URL is text of at most {URL_MAX_CHARS} characters")
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    example = "give e.g. https://example.com/tollgate"
+    if any(not c.isprintable() or c.isspace() for c in url):
+        raise InvalidValueError(f"{url!r} contains spaces or control characters; {example}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number in range)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        raise InvalidValueError(f"{url!r} is not a valid URL; {example}") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidValueError(
-            f"{url!r} is not an absolute http(s) URL; give e.g. https://example.com/tollgate"
-        )
+        raise InvalidValueError(f"{url!r} is not an absolute http(s) URL; {example}")
     if parts.username or parts.password:
         raise InvalidValueError(
             "a webhook URL must not carry credentials; the signature is the proof"
         )
-    return url.strip()
+    return url
 
 
 def _require_customer(db: Any, customer_id: str) -> None:

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
@@ -45,8 +46,12 @@ class Dispatcher:
         self._settings = settings
         self._smtp = smtp
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._in_flight: dict[str, tuple[str, asyncio.Task[None]]] = {}
+        # delivery id -> (target, customer, task)
+        self._in_flight: dict[str, tuple[str, str, asyncio.Task[None]]] = {}
         self._client: httpx.AsyncClient | None = None
+        # Its own threads: a slow mail server must not hold up the ledger's calls, which run
+        # on the loop's default executor.
+        self._smtp_threads = ThreadPoolExecutor(settings.smtp_threads, "tollgate-smtp")
 
     @property
     def channels(self) -> set[str]:
@@ -59,6 +64,31 @@ class Dispatcher:
 
     async def tick(self) -> int:
         """Takes up new notices and starts every delivery due; returns how many started."""
+        try:
+            await self._take_up()
+        except Exception:  # retried next tick; what is due meanwhile is still sent
+            log.exception("taking up new notices failed")
+        free = self._settings.max_in_flight - len(self._in_flight)
+        if free <= 0:
+            return 0
+        in_flight = list(self._in_flight.values())
+        claims = await asyncio.to_thread(
+            self._ledger.claim,
+            limit=free,
+            lease=self._settings.lease,
+            busy=dict(Counter(target for target, _, _ in in_flight)),
+            busy_ids=set(self._in_flight),
+            per_target=self._settings.max_in_flight_per_target,
+            busy_customers=dict(Counter(customer for _, customer, _ in in_flight)),
+            per_customer=self._settings.max_in_flight_per_customer,
+        )
+        for claim in claims:
+            task = asyncio.create_task(self._deliver(claim), name=claim.delivery_id)
+            self._in_flight[claim.delivery_id] = (claim.target, claim.notice.customer_id, task)
+            task.add_done_callback(self._landed)
+        return len(claims)
+
+    async def _take_up(self) -> None:
         notices, publication = await asyncio.to_thread(self._sources.new_notices)
         if notices:
             await asyncio.to_thread(
@@ -69,22 +99,6 @@ class Dispatcher:
                 max_age=self._settings.max_age,
             )
         self._sources.seen(publication)
-        free = self._settings.max_in_flight - len(self._in_flight)
-        if free <= 0:
-            return 0
-        claims = await asyncio.to_thread(
-            self._ledger.claim,
-            limit=free,
-            lease=self._settings.lease,
-            busy=dict(Counter(target for target, _ in self._in_flight.values())),
-            busy_ids=set(self._in_flight),
-            per_target=self._settings.max_in_flight_per_target,
-        )
-        for claim in claims:
-            task = asyncio.create_task(self._deliver(claim), name=claim.delivery_id)
-            self._in_flight[claim.delivery_id] = (claim.target, task)
-            task.add_done_callback(self._landed)
-        return len(claims)
 
     def _landed(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task.get_name(), None)
@@ -92,13 +106,15 @@ class Dispatcher:
     async def drain(self) -> None:
         """Waits for every delivery in flight to be recorded."""
         while self._in_flight:
-            await asyncio.gather(*(task for _, task in list(self._in_flight.values())))
+            await asyncio.gather(*(task for _, _, task in list(self._in_flight.values())))
 
     async def close(self) -> None:
         await self.drain()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        self._smtp_threads.shutdown(wait=False)
+        self._smtp_threads = ThreadPoolExecutor(self._settings.smtp_threads, "tollgate-smtp")
 
     async def _deliver(self, claim: Claim) -> None:
         started = time.monotonic()
@@ -109,7 +125,7 @@ class Dispatcher:
             status_code = await self._send(claim)
             delivered = True
         except WebhookDeliveryError as failure:
-            status_code, error = failure.status_code, failure.detail
+            status_code, error, retryable = failure.status_code, failure.detail, failure.retryable
         except EmailDeliveryError as failure:
             status_code, error, retryable = failure.code, failure.detail, failure.retryable
         except _UndeliverableError as failure:
@@ -125,7 +141,7 @@ class Dispatcher:
         retry_at = None if delay is None else self._clock() + delay
         duration_ms = int((time.monotonic() - started) * 1000)
         try:
-            await asyncio.to_thread(
+            recorded = await asyncio.to_thread(
                 self._ledger.finish,
                 claim,
                 delivered=delivered,
@@ -137,6 +153,15 @@ class Dispatcher:
         except Exception:
             # Left "sending": its lease runs out and the next claim retries it.
             log.exception("could not record delivery %s", claim.delivery_id)
+        else:
+            if not recorded:
+                log.error(
+                    "delivery %s attempt %d outlived its lease and was taken over; its outcome "
+                    "(%s) is not recorded",
+                    claim.delivery_id,
+                    claim.attempt,
+                    "delivered" if delivered else error,
+                )
         if not delivered:
             log.warning(
                 "delivery %s (%s to %s) attempt %d failed: %s%s",
@@ -162,6 +187,7 @@ class Dispatcher:
                 delivery_id=claim.delivery_id,
                 attempt=claim.attempt,
                 timeout_seconds=self._settings.webhook_timeout_seconds,
+                allow_private=self._settings.allow_private_endpoints,
             )
             return outcome.status_code
         if claim.channel == EMAIL:
@@ -174,7 +200,8 @@ class Dispatcher:
                 delivery_id=claim.delivery_id,
                 customer_name=claim.customer_name,
             )
-            sent = await asyncio.to_thread(send_email, self._smtp, message)
+            loop = asyncio.get_running_loop()
+            sent = await loop.run_in_executor(self._smtp_threads, send_email, self._smtp, message)
             return sent.code
         raise _UndeliverableError(f"unknown channel {claim.channel!r}")
 

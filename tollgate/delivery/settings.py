@@ -47,6 +47,21 @@ class DeliverySettings(BaseSettings):
         "cannot take every slot.",
     )
 
+    max_in_flight_per_customer: int = Field(
+        default=8,
+        ge=1,
+        description="Deliveries sent at once for one customer, whatever its number of "
+        "endpoints: no customer can take every slot.",
+    )
+    smtp_threads: int = Field(
+        default=4, ge=1, description="E-mails sent at once (each blocks a thread while it runs)."
+    )
+    allow_private_endpoints: bool = Field(
+        default=False,
+        description="Deliver to webhook endpoints on loopback, private or link-local addresses "
+        "(off: refused, so customers cannot reach the deployment's own network).",
+    )
+
     @property
     def max_age(self) -> timedelta:
         return timedelta(hours=self.max_age_hours)

@@ -54,7 +54,7 @@ def verify(
     candidates: list[str] = []
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and value.isascii() and value.isdigit():
             timestamp = int(value)
         elif key == SCHEME:
             candidates.append(value)
