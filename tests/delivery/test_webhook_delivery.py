@@ -302,12 +302,7 @@ def test_a_slow_endpoint_s_backlog_never_hides_another_target_s_due_delivery(
         world.raise_notice(slow, threshold=threshold)
     world.clock.advance(timedelta(seconds=1))  # due after every one of the slow backlog
     world.raise_notice(quick)
-    world.ledger.take_up(
-        world.ledger.raised_not_taken_up(world.clock.now - timedelta(hours=1)),
-        channels={"webhook"},
-        preferences=world.control.notification_preferences,
-        max_age=timedelta(days=3),
-    )
+    world.take_up()
     # The slow endpoint already has its share in flight: the one claim is the quick one.
     claims = world.ledger.claim(
         limit=2, lease=world.settings.lease, busy={slow_endpoint: 4}, per_target=4
@@ -434,12 +429,7 @@ def test_one_customer_cannot_take_every_slot(
         world.raise_notice(busy, threshold=threshold)
     world.clock.advance(timedelta(seconds=1))
     world.raise_notice(other)
-    world.ledger.take_up(
-        world.ledger.raised_not_taken_up(world.clock.now - timedelta(hours=1)),
-        channels={"webhook"},
-        preferences=world.control.notification_preferences,
-        max_age=timedelta(days=3),
-    )
+    world.take_up()
     claims = world.ledger.claim(limit=32, lease=world.settings.lease, per_target=4, per_customer=8)
     by_customer = Counter(claim.notice.customer_id for claim in claims)
     assert by_customer == {busy: 8, other: 1}

@@ -119,14 +119,18 @@ class DeliveryWorld:
 
         return asyncio.run(once())
 
-    def claim_as_a_sender_that_dies(self) -> Claim:
-        """What a dispatcher does up to its first send, after which its process dies."""
-        self.ledger.take_up(
-            self.ledger.raised_not_taken_up(self.clock.now - timedelta(hours=1)),
+    def take_up(self) -> int:
+        """What a dispatcher's tick does first: the notices raised are taken up (webhooks)."""
+        return self.ledger.take_up(
+            self.ledger.raised_not_taken_up(self.clock.now - timedelta(days=1)),
             channels={"webhook"},
             preferences=self.control.notification_preferences,
             max_age=timedelta(days=3),
         )
+
+    def claim_as_a_sender_that_dies(self) -> Claim:
+        """What a dispatcher does up to its first send, after which its process dies."""
+        self.take_up()
         [claimed] = self.ledger.claim(limit=10, lease=self.settings.lease)
         return claimed
 
