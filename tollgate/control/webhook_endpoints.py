@@ -74,7 +74,9 @@ class WebhookEndpoints:
             "updated_at": now,
         }
         with write_transaction(self.engine) as db:
-            _require_customer(db, customer_id)
+            # Locked (PostgreSQL; SQLite's writers are serialised already), so that two adds
+            # at once cannot both pass the count below.
+            _require_customer(db, customer_id, lock=True)
             count = db.execute(
                 select(func.count())
                 .select_from(webhook_endpoints)
@@ -159,8 +161,9 @@ def check_url(url: str) -> str:
     return url
 
 
-def _require_customer(db: Any, customer_id: str) -> None:
-    if db.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is None:
+def _require_customer(db: Any, customer_id: str, *, lock: bool = False) -> None:
+    query = select(customers.c.id).where(customers.c.id == customer_id)
+    if db.execute(query.with_for_update() if lock else query).first() is None:
         raise UnknownCustomerError(customer_id)
 
 
