@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from ingest_api.settings import IngestSettings
 from tollgate.billing.catalogue import Catalogue
-from tollgate.billing.money import exponent, to_major
+from tollgate.billing.money import major_units_text
 from tollgate.control.service import ControlService
 from tollgate.control.webhook_endpoints import WebhookEndpoints
 from tollgate.demo_delivery import DemoMailbox, DemoWebhooks
@@ -85,5 +85,4 @@ def _half(amount: int, currency: str) -> str | None:
     """Half of ``amount`` minor units as the API's decimal text; None if nothing was spent."""
     if amount < 2:
         return None
-    places = exponent(currency)
-    return f"{to_major(amount // 2, currency):.{places}f}" if places else str(amount // 2)
+    return major_units_text(amount // 2, currency)

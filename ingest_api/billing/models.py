@@ -21,7 +21,7 @@ from tollgate.billing.catalogue.model import (
     Plan,
     Price,
 )
-from tollgate.billing.money import exponent, to_major
+from tollgate.billing.money import major_units_text
 from tollgate.billing.pricing import decimal_text
 from tollgate.control.models import PlanChange, PlanPeriod, Subscription, When
 
@@ -97,10 +97,7 @@ class Money(BaseModel):
 
     @classmethod
     def of(cls, amount: int, currency: str) -> Self:
-        places = exponent(currency)
-        return cls(
-            amount=amount, currency=currency, decimal=f"{to_major(amount, currency):.{places}f}"
-        )
+        return cls(amount=amount, currency=currency, decimal=major_units_text(amount, currency))
 
 
 class AsOf(BaseModel):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from tollgate.billing.catalogue.model import AlertLevel, AlertThreshold, Enforcement
-from tollgate.billing.money import exponent, format_money, to_major
+from tollgate.billing.money import money_text
 
 LIMIT_WARNING = "limit_warning"
 LIMIT_EXCEEDED = "limit_exceeded"
@@ -77,17 +77,6 @@ def notification_message(
 
 
 # -- spend alerts and the budget (raised by tollgate.limits.spend, refused at ingest) ---------
-
-_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
-
-
-def money_text(amount_minor: int, currency: str) -> str:
-    """An amount for people to read: ``$1,234.50``, or ``JPY 1,200`` without a known symbol."""
-    symbol = _SYMBOLS.get(currency.lower())
-    if symbol is None:
-        return format_money(amount_minor, currency)
-    sign = "-" if amount_minor < 0 else ""
-    return f"{sign}{symbol}{to_major(abs(amount_minor), currency):,.{exponent(currency)}f}"
 
 
 def spend_alert_title(amount: int, currency: str) -> str:

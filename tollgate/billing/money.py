@@ -51,7 +51,25 @@ def to_major(amount_minor: int | Decimal, currency: str) -> Decimal:
         return Decimal(amount_minor).scaleb(-exponent(currency))
 
 
+def major_units_text(amount_minor: int, currency: str) -> str:
+    """``17906`` usd -> ``"179.06"``: the amount in major units with the currency's places, as
+    the billing API's ``Money.decimal``, invoice documents and spend thresholds write it."""
+    return f"{to_major(amount_minor, currency):.{exponent(currency)}f}"
+
+
 def format_money(amount_minor: int, currency: str) -> str:
     """A display string such as ``USD 19.99``; never used for arithmetic."""
     places = exponent(currency)
     return f"{currency.upper()} {to_major(amount_minor, currency):,.{places}f}"
+
+
+_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
+
+
+def money_text(amount_minor: int, currency: str) -> str:
+    """An amount for people to read: ``$1,234.50``, or ``JPY 1,200`` without a known symbol."""
+    symbol = _SYMBOLS.get(currency.lower())
+    if symbol is None:
+        return format_money(amount_minor, currency)
+    sign = "-" if amount_minor < 0 else ""
+    return f"{sign}{symbol}{to_major(abs(amount_minor), currency):,.{exponent(currency)}f}"

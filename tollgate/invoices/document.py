@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from tollgate.billing.money import exponent, format_money
-from tollgate.invoices.formatting import money_decimal, unit_price_major
+from tollgate.billing.money import exponent, format_money, major_units_text
+from tollgate.invoices.formatting import unit_price_major
 
 # Bump when a field changes meaning or disappears; adding a field does not.
 FORMAT_VERSION = 1
@@ -224,7 +224,7 @@ class InvoiceDocument:
     def _money(self, amount: int) -> dict[str, Any]:
         return {
             "amount": amount,
-            "decimal": money_decimal(amount, self.currency),
+            "decimal": major_units_text(amount, self.currency),
             "formatted": format_money(amount, self.currency),
         }
 

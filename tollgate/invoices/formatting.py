@@ -13,11 +13,6 @@ from decimal import Decimal
 from tollgate.billing.money import exponent, to_major
 
 
-def money_decimal(amount_minor: int, currency: str) -> str:
-    """``17906`` usd -> ``"179.06"``: what the billing API's ``Money.decimal`` says."""
-    return f"{to_major(amount_minor, currency):.{exponent(currency)}f}"
-
-
 def unit_price_major(unit_amount: str, currency: str, *, grouping: bool = False) -> str:
     """An exact unit price in minor units (``"0.15"`` cents) in major units with all its
     digits but at least the currency's places: ``"0.0015"``; ``"2900"`` -> ``"29.00"``."""
